@@ -1,0 +1,60 @@
+"""Shared CLI plumbing: the error boundary (one line for people, traceback only with --debug)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import typer
+from rich.console import Console
+
+from viq_host.config import Settings, load_settings
+from viq_interfaces.errors import InvalidJobOrder, ViqError
+from viq_interfaces.exitcodes import ExitCode, exit_code_for
+
+err_console = Console(stderr=True)
+out_console = Console()
+
+
+def settings() -> Settings:
+    """Settings of this invocation (``VIQ_HOME`` and friends)."""
+    return load_settings()
+
+
+def run_app(app: typer.Typer) -> int:
+    """Run the typer app; map VIQ errors to one line on stderr and their exit code."""
+    argv = sys.argv[1:]
+    debug = "--debug" in argv or bool(os.environ.get("VIQ_DEBUG"))
+    if "--debug" in argv:
+        argv = [a for a in argv if a != "--debug"]
+    try:
+        app(args=argv, prog_name="viq", standalone_mode=False)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("viq: interrupted")
+        return 130
+    except ViqError as exc:
+        if debug:
+            traceback.print_exc()
+        msg = exc.describe() if isinstance(exc, InvalidJobOrder) else str(exc)
+        err_console.print(f"viq: error: {msg}", markup=False, highlight=False)
+        return int(exit_code_for(exc))
+    except Exception as exc:  # the outermost boundary: internal error, its own exit code
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        if debug:
+            traceback.print_exc()
+        err_console.print(
+            f"viq: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+            markup=False,
+            highlight=False,
+        )
+        return int(ExitCode.INTERNAL_ERROR)
+    return 0

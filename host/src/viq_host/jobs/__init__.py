@@ -1,0 +1,1 @@
+"""Job orders (reading, writing, validation) and the job store."""

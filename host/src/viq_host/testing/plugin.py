@@ -1,0 +1,7 @@
+"""pytest plugin of the VIQ testing kit: service fixtures, job-order factory, GeoTIFF builder, harness."""
+
+from __future__ import annotations
+
+from viq_host.testing.services import postgis_server_url, postgis_url
+
+__all__ = ["postgis_server_url", "postgis_url"]
