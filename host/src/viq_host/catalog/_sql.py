@@ -1,0 +1,867 @@
+"""Logic shared by the SQL backends: validation, idempotent ingest, query building, lineage, measurements.
+
+Backends supply the connection handling and the encoding of times, bands, JSON and footprints. SQL here is
+written with ``?`` placeholders; the PostGIS backend rewrites them to ``%s`` (no ``?`` or ``%`` literals).
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from viq_host.catalog.base import (
+    CatalogConflict,
+    CatalogError,
+    Direction,
+    InvalidProduct,
+    InvalidQuery,
+    LineageEdge,
+    MeasurementRow,
+    NewProduct,
+    OutputLike,
+    Page,
+    ProductEvent,
+    ProductNotFound,
+    ProductQuery,
+    ProductRecord,
+    ProductState,
+    check_bbox,
+    check_footprint,
+    check_name,
+    file_digest,
+    now_utc,
+    parse_footprint,
+    utc,
+    validate_product,
+)
+from viq_host.catalog.migrations import latest_version
+from viq_interfaces.result import Measurement
+
+MAX_DEPTH = 1000
+
+PRODUCT_COLUMNS = (
+    "id",
+    "product_type",
+    "mission",
+    "site",
+    "bands",
+    "tdi",
+    "sensing_start",
+    "sensing_stop",
+    "footprint",
+    "path",
+    "size",
+    "sha256",
+    "created",
+    "job_id",
+    "attempt_id",
+    "processor",
+    "processor_version",
+    "gipp_versions",
+    "quality_flags",
+    "metadata",
+    "state",
+    "superseded_by",
+)
+MEASUREMENT_COLUMNS = (
+    "id",
+    "name",
+    "value",
+    "unit",
+    "band",
+    "tdi",
+    "direction",
+    "uncertainty",
+    "site",
+    "sensing_time",
+    "product_id",
+    "job_id",
+    "attempt_id",
+    "processor",
+    "processor_version",
+)
+
+
+class Cursor(Protocol):
+    """The DB-API cursor subset used here (sqlite3 and psycopg2 both fit)."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
+    def executemany(self, sql: str, params: Any, /) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class Tx:
+    """A cursor inside one transaction; ``q`` runs SQL written with ``?`` placeholders."""
+
+    def __init__(self, cur: Cursor, placeholder: str) -> None:
+        self.cur = cur
+        self._ph = placeholder
+
+    def _sql(self, sql: str) -> str:
+        return sql if self._ph == "?" else sql.replace("?", self._ph)
+
+    def q(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Run one statement; all rows it returns (empty for statements without result)."""
+        self.cur.execute(self._sql(sql), tuple(params))
+        try:
+            return list(self.cur.fetchall())
+        except Exception:  # no result set (sqlite returns [], psycopg2 raises ProgrammingError)
+            return []
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first row, or None."""
+        rows = self.q(sql, params)
+        return rows[0] if rows else None
+
+    def many(self, sql: str, seq: Sequence[Sequence[Any]]) -> None:
+        """executemany."""
+        if seq:
+            self.cur.executemany(self._sql(sql), seq)
+
+
+class SqlCatalog(abc.ABC):
+    """A catalog over a SQL database; see :class:`viq_host.catalog.base.Catalog` for the API."""
+
+    url: str
+    placeholder = "?"
+
+    # ------------------------------------------------------------------ backend hooks
+
+    @abc.abstractmethod
+    def _tx(self, write: bool = False) -> AbstractContextManager[Tx]:
+        """A transaction (committed on success, rolled back on error)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    @abc.abstractmethod
+    def schema_version(self) -> int:
+        """Current schema version (0 = empty database)."""
+
+    @abc.abstractmethod
+    def migrate(self) -> list[int]:
+        """Apply pending migrations."""
+
+    @abc.abstractmethod
+    def _enc_time(self, dt: datetime | None) -> Any: ...
+
+    @abc.abstractmethod
+    def _dec_time(self, value: Any) -> datetime | None: ...
+
+    @abc.abstractmethod
+    def _enc_bands(self, bands: Sequence[str]) -> Any: ...
+
+    @abc.abstractmethod
+    def _dec_bands(self, value: Any) -> tuple[str, ...]: ...
+
+    @abc.abstractmethod
+    def _enc_json(self, value: Any) -> Any: ...
+
+    @abc.abstractmethod
+    def _dec_json(self, value: Any) -> Any: ...
+
+    @abc.abstractmethod
+    def _enc_flags(self, flags: Sequence[str]) -> Any: ...
+
+    @abc.abstractmethod
+    def _dec_flags(self, value: Any) -> tuple[str, ...]: ...
+
+    @abc.abstractmethod
+    def _footprint_select(self) -> str:
+        """SQL expression giving the footprint as WKB (or NULL)."""
+
+    @abc.abstractmethod
+    def _band_clause(self, band: str) -> tuple[str, list[Any]]:
+        """WHERE fragment: the product has ``band``."""
+
+    @abc.abstractmethod
+    def _spatial_clause(self, geom: BaseGeometry) -> tuple[str, list[Any]]:
+        """WHERE fragment: the footprint intersects ``geom`` exactly."""
+
+    @abc.abstractmethod
+    def _insert_product(self, tx: Tx, p: NewProduct, geom: BaseGeometry | None, created: datetime) -> int | None:
+        """Insert one row unless an active row has its path (then None)."""
+
+    @abc.abstractmethod
+    def _bulk_insert(
+        self, tx: Tx, ids: list[int], products: Sequence[NewProduct], geoms: Any, created: datetime
+    ) -> None:
+        """Insert many rows with the given ids, and their lineage."""
+
+    @abc.abstractmethod
+    def _reserve_ids(self, tx: Tx, n: int) -> list[int]:
+        """``n`` fresh product ids (inside the write transaction)."""
+
+    def _lock_key(self, tx: Tx, key: str) -> None:  # noqa: B027 - SQLite needs nothing (writes are serialised)
+        """Serialise writers on ``key`` until the transaction ends."""
+
+    # ------------------------------------------------------------------ records
+
+    def _select(self, alias: str = "p") -> str:
+        cols = []
+        for c in PRODUCT_COLUMNS:
+            cols.append(
+                self._footprint_select().replace("footprint", f"{alias}.footprint")
+                if c == "footprint"
+                else f"{alias}.{c}"
+            )
+        return ", ".join(cols)
+
+    def _record(self, row: Sequence[Any]) -> ProductRecord:
+        (
+            pid,
+            ptype,
+            mission,
+            site,
+            bands,
+            tdi,
+            t0,
+            t1,
+            fp,
+            path,
+            size,
+            sha,
+            created,
+            job,
+            attempt,
+            proc,
+            ver,
+            gipps,
+            flags,
+            meta,
+            state,
+            sup,
+        ) = row
+        wkt = None
+        if fp is not None:
+            wkt = shapely.to_wkt(shapely.from_wkb(bytes(fp)), rounding_precision=-1)
+        created_dt = self._dec_time(created)
+        assert created_dt is not None
+        return ProductRecord(
+            id=int(pid),
+            product_type=ptype,
+            mission=mission,
+            site=site,
+            bands=self._dec_bands(bands),
+            tdi=tdi,
+            sensing_start=self._dec_time(t0),
+            sensing_stop=self._dec_time(t1),
+            footprint_wkt=wkt,
+            path=path,
+            size=int(size),
+            sha256=sha,
+            created=created_dt,
+            job_id=job,
+            attempt_id=attempt,
+            processor=proc,
+            processor_version=ver,
+            gipp_versions=dict(self._dec_json(gipps)),
+            quality_flags=self._dec_flags(flags),
+            metadata=dict(self._dec_json(meta)),
+            state=ProductState(state),
+            superseded_by=None if sup is None else int(sup),
+        )
+
+    def _get(self, tx: Tx, product_id: int) -> ProductRecord:
+        row = tx.one(f"SELECT {self._select()} FROM product p WHERE p.id = ?", (product_id,))
+        if row is None:
+            raise ProductNotFound(f"product {product_id} is not in the catalog")
+        return self._record(row)
+
+    def _active_at(self, tx: Tx, path: str) -> ProductRecord | None:
+        row = tx.one(f"SELECT {self._select()} FROM product p WHERE p.path = ? AND p.state = 'active'", (path,))
+        return None if row is None else self._record(row)
+
+    # ------------------------------------------------------------------ reading
+
+    def get(self, product_id: int) -> ProductRecord:
+        """The product row (any state)."""
+        with self._tx() as tx:
+            return self._get(tx, product_id)
+
+    def find_by_path(self, path: str | Path) -> ProductRecord | None:
+        """The active row at ``path`` (absolute, as stored), if any."""
+        with self._tx() as tx:
+            return self._active_at(tx, _norm_path(path))
+
+    def _where(self, query: ProductQuery) -> tuple[str, str, list[Any]]:
+        """(WITH prefix, WHERE conditions, params) for a validated query."""
+        query.validated()
+        conds: list[str] = []
+        params: list[Any] = []
+        ctes: list[str] = []
+        cte_params: list[Any] = []
+        depth = query.depth or MAX_DEPTH
+        if query.derived_from is not None:
+            ctes.append(
+                "down_walk(id, depth) AS (SELECT product_id, 1 FROM product_input WHERE input_id = ? "
+                "UNION SELECT pi.product_id, w.depth + 1 FROM product_input pi JOIN down_walk w "
+                "ON pi.input_id = w.id WHERE w.depth < ?)"
+            )
+            cte_params += [query.derived_from, depth]
+            conds.append("p.id IN (SELECT id FROM down_walk)")
+        if query.inputs_of is not None:
+            ctes.append(
+                "up_walk(id, depth) AS (SELECT input_id, 1 FROM product_input WHERE product_id = ? "
+                "UNION SELECT pi.input_id, w.depth + 1 FROM product_input pi JOIN up_walk w "
+                "ON pi.product_id = w.id WHERE w.depth < ?)"
+            )
+            cte_params += [query.inputs_of, depth]
+            conds.append("p.id IN (SELECT id FROM up_walk)")
+        for column in ("product_type", "site", "job_id", "attempt_id", "processor", "processor_version"):
+            value = getattr(query, column)
+            if value is not None:
+                conds.append(f"p.{column} = ?")
+                params.append(value)
+        if query.band is not None:
+            sql, ps = self._band_clause(query.band)
+            conds.append(sql)
+            params += ps
+        if query.start is not None:
+            conds.append("p.sensing_start >= ?")
+            params.append(self._enc_time(utc(query.start)))
+        if query.stop is not None:
+            conds.append("p.sensing_start < ?")
+            params.append(self._enc_time(utc(query.stop)))
+        area: BaseGeometry | None = None
+        if query.bbox is not None:
+            area = shapely.box(*check_bbox(query.bbox))
+        if query.polygon_wkt is not None:
+            poly = parse_footprint(query.polygon_wkt)
+            area = poly if area is None else area.intersection(poly)
+        if area is not None:
+            if area.is_empty:
+                conds.append("1 = 0")
+            else:
+                sql, ps = self._spatial_clause(area)
+                conds.append(sql)
+                params += ps
+        states = [str(ProductState(s)) for s in query.states]
+        if len(states) < 3:
+            conds.append("p.state IN (" + ", ".join("?" for _ in states) + ")")
+            params += states
+        prefix = ("WITH RECURSIVE " + ", ".join(ctes) + " ") if ctes else ""
+        where = " AND ".join(conds) if conds else "1 = 1"
+        return prefix, where, cte_params + params
+
+    def search(self, query: ProductQuery) -> Page:
+        """One page of products matching ``query`` in id order; ``next_after`` is the cursor of the next page."""
+        prefix, where, params = self._where(query)
+        if query.after is not None:
+            where += " AND p.id > ?"
+            params.append(query.after)
+        sql = f"{prefix}SELECT {self._select()} FROM product p WHERE {where} ORDER BY p.id LIMIT ?"
+        with self._tx() as tx:
+            rows = tx.q(sql, [*params, query.limit + 1])
+        items = [self._record(r) for r in rows[: query.limit]]
+        return Page(items=items, next_after=items[-1].id if len(rows) > query.limit else None)
+
+    def iter_search(self, query: ProductQuery) -> Iterator[ProductRecord]:
+        """Every matching product, page after page."""
+        after = query.after
+        while True:
+            page = self.search(_replace(query, after=after))
+            yield from page.items
+            if page.next_after is None:
+                return
+            after = page.next_after
+
+    def count(self, query: ProductQuery) -> int:
+        """Number of matching products."""
+        prefix, where, params = self._where(query)
+        with self._tx() as tx:
+            row = tx.one(f"{prefix}SELECT count(*) FROM product p WHERE {where}", params)
+        return int(row[0])
+
+    def count_by(self, column: str, query: ProductQuery) -> dict[str, int]:
+        """Counts of matching products per ``product_type``, ``site`` or ``processor``."""
+        if column not in ("product_type", "site", "processor", "mission", "state"):
+            raise InvalidQuery(f"count_by: cannot group by {column!r}")
+        prefix, where, params = self._where(query)
+        sql = f"{prefix}SELECT p.{column}, count(*) FROM product p WHERE {where} GROUP BY p.{column}"
+        with self._tx() as tx:
+            return {str(k): int(n) for k, n in tx.q(sql, params)}
+
+    def lineage(self, product_id: int, direction: Direction = "up", depth: int | None = None) -> list[LineageEdge]:
+        """Edges reachable from ``product_id``: ``up`` = its inputs (recursively), ``down`` = what derives from it."""
+        if direction not in ("up", "down"):
+            raise InvalidQuery(f"direction {direction!r}: expected 'up' or 'down'")
+        if depth is not None and depth < 1:
+            raise InvalidQuery(f"depth {depth}: expected a positive integer")
+        if direction == "up":
+            start, join = "product_id = ?", "pi.product_id = w.input_id"
+        else:
+            start, join = "input_id = ?", "pi.input_id = w.product_id"
+        sql = (
+            "WITH RECURSIVE walk(product_id, input_id, depth) AS ("
+            f"SELECT product_id, input_id, 1 FROM product_input WHERE {start} "
+            "UNION SELECT pi.product_id, pi.input_id, w.depth + 1 FROM product_input pi "
+            f"JOIN walk w ON {join} WHERE w.depth < ?) "
+            "SELECT product_id, input_id, min(depth) FROM walk GROUP BY product_id, input_id "
+            "ORDER BY min(depth), product_id, input_id"
+        )
+        with self._tx() as tx:
+            self._get(tx, product_id)
+            rows = tx.q(sql, (product_id, depth or MAX_DEPTH))
+        return [LineageEdge(int(a), int(b), int(d)) for a, b, d in rows]
+
+    def history(self, product_id: int) -> list[ProductEvent]:
+        """``ingested`` (from the row) then every recorded state change, oldest first."""
+        with self._tx() as tx:
+            rec = self._get(tx, product_id)
+            rows = tx.q("SELECT at, action, detail FROM product_event WHERE product_id = ? ORDER BY id", (product_id,))
+        events = [ProductEvent(product_id, rec.created, "ingested", rec.attempt_id or "")]
+        for at, action, detail in rows:
+            when = self._dec_time(at)
+            assert when is not None
+            events.append(ProductEvent(product_id, when, action, detail))
+        return events
+
+    def active_paths(self) -> list[tuple[int, str, int, str]]:
+        """(id, path, size, sha256) of every active product, in id order."""
+        with self._tx() as tx:
+            rows = tx.q("SELECT id, path, size, sha256 FROM product WHERE state = 'active' ORDER BY id")
+        return [(int(i), str(p), int(s), str(h)) for i, p, s, h in rows]
+
+    # ------------------------------------------------------------------ writing
+
+    def _prepare(self, p: NewProduct) -> tuple[NewProduct, BaseGeometry | None]:
+        validate_product(p, check_geometry=False)
+        geom = parse_footprint(p.footprint_wkt) if p.footprint_wkt is not None else None
+        path = _norm_path(p.path)
+        size, sha = p.size, p.sha256
+        if size is None or sha is None:
+            size, sha = file_digest(Path(path))
+        return _replace(p, path=path, size=size, sha256=sha), geom
+
+    def _check_inputs(self, tx: Tx, ids: Sequence[int]) -> None:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return
+        found: set[int] = set()
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            marks = ", ".join("?" for _ in chunk)
+            found |= {int(r[0]) for r in tx.q(f"SELECT id FROM product WHERE id IN ({marks})", chunk)}
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            raise ProductNotFound(f"input products not in the catalog: {missing[:20]}")
+
+    def _ingest_one(self, tx: Tx, p: NewProduct, geom: BaseGeometry | None, supersedes: int | None) -> ProductRecord:
+        existing = self._active_at(tx, p.path)
+        if existing is not None:
+            if existing.sha256 == p.sha256 and supersedes is None:
+                return existing
+            if supersedes is None:
+                raise CatalogConflict(
+                    f"{p.path} is already catalogued as product {existing.id} with sha256 {existing.sha256[:12]}…, "
+                    f"the file now has {p.sha256[:12] if p.sha256 else '?'}…; supersede product {existing.id} "
+                    "to catalogue the new content"
+                )
+            if existing.id != supersedes:
+                raise CatalogConflict(
+                    f"{p.path} is catalogued as product {existing.id}, not {supersedes}; cannot supersede"
+                )
+        if supersedes is not None:
+            old = self._get(tx, supersedes)
+            if old.state != ProductState.ACTIVE:
+                raise CatalogConflict(f"product {supersedes} is {old.state}, only an active product can be superseded")
+            # free the path (unique among active rows) before the new row takes it; superseded_by is set below
+            tx.q("UPDATE product SET state = 'superseded' WHERE id = ?", (supersedes,))
+        self._check_inputs(tx, p.inputs)
+        created = now_utc()
+        new_id = self._insert_product(tx, p, geom, created)
+        if new_id is None:  # a concurrent writer catalogued the same path first
+            again = self._active_at(tx, p.path)
+            if again is not None and again.sha256 == p.sha256:
+                return again
+            raise CatalogConflict(f"{p.path} was catalogued concurrently with another checksum")
+        if p.inputs:
+            tx.many(
+                "INSERT INTO product_input (product_id, input_id) VALUES (?, ?)",
+                [(new_id, i) for i in sorted(set(p.inputs))],
+            )
+        if supersedes is not None:
+            self._set_superseded(tx, supersedes, new_id, "")
+        return self._get(tx, new_id)
+
+    def _set_superseded(self, tx: Tx, old_id: int, new_id: int, reason: str) -> None:
+        tx.q("UPDATE product SET state = 'superseded', superseded_by = ? WHERE id = ?", (new_id, old_id))
+        tx.q(
+            "INSERT INTO product_event (product_id, at, action, detail) VALUES (?, ?, 'superseded', ?)",
+            (old_id, self._enc_time(now_utc()), f"by {new_id}" + (f": {reason}" if reason else "")),
+        )
+
+    def ingest(self, product: NewProduct, *, supersedes: int | None = None) -> ProductRecord:
+        """Catalogue one product idempotently (see :class:`viq_host.catalog.base.Catalog`)."""
+        p, geom = self._prepare(product)
+        with self._tx(write=True) as tx:
+            self._lock_key(tx, "path:" + p.path)
+            return self._ingest_one(tx, p, geom, supersedes)
+
+    def add_products(self, products: Sequence[NewProduct]) -> list[int]:
+        """Bulk load in one transaction (all or nothing); every path must be new; the new ids in order."""
+        if not products:
+            return []
+        wkts = [p.footprint_wkt for p in products]
+        geoms = _bulk_footprints(wkts)
+        prepared = []
+        for p in products:
+            validate_product(p, check_geometry=False)
+            if p.size is None or p.sha256 is None:
+                p, _ = self._prepare(_replace(p, footprint_wkt=None))
+            prepared.append(p)
+        paths = [p.path for p in prepared]
+        if len(set(paths)) != len(paths):
+            raise CatalogConflict("add_products: the same path appears twice in one batch")
+        with self._tx(write=True) as tx:
+            inputs = sorted({i for p in prepared for i in p.inputs})
+            if inputs:
+                self._check_inputs(tx, inputs)
+            ids = self._reserve_ids(tx, len(prepared))
+            try:
+                self._bulk_insert(tx, ids, prepared, geoms, now_utc())
+            except CatalogError:
+                raise
+            except Exception as err:
+                if _is_unique_violation(err):
+                    raise CatalogConflict(f"add_products: a path is already catalogued ({err})") from err
+                raise
+        return ids
+
+    def ingest_outputs(
+        self,
+        outputs: Sequence[OutputLike],
+        *,
+        job_id: str,
+        attempt_id: str,
+        processor: str,
+        processor_version: str,
+        input_ids: Sequence[int] = (),
+        gipp_versions: Mapping[str, str] | None = None,
+        base_dir: Path | None = None,
+        measurements: Sequence[Measurement] = (),
+        sensing_time: datetime | None = None,
+        site: str | None = None,
+        mission: str = "VENUS",
+    ) -> list[int]:
+        """Catalogue one attempt's outputs, lineage and measurements in one transaction; idempotent per attempt.
+
+        Relative output paths are resolved against ``base_dir`` (the attempt's output directory). Every output
+        gets ``input_ids`` as lineage, the job/attempt/processor identity and ``gipp_versions`` (type →
+        version). Measurements get ``sensing_time`` (default: sensing start of the first input, else of the first
+        output, else now), ``site`` (default: the first output's, else the first input's) and the first output's
+        id. A second call for the same attempt returns the ids of the first and stores nothing.
+        """
+        if not attempt_id:
+            raise InvalidProduct("attempt_id: empty")
+        resolved: list[NewProduct] = []
+        geoms: list[BaseGeometry | None] = []
+        for out in outputs:
+            path = Path(out.path)
+            if not path.is_absolute():
+                if base_dir is None:
+                    raise InvalidProduct(f"output {path}: relative path and no base_dir")
+                path = base_dir / path
+            meta = dict(out.metadata)
+            port = getattr(out, "port", None)
+            if port is not None:
+                meta.setdefault("port", port)
+            np_ = NewProduct(
+                product_type=out.product_type,
+                path=str(path),
+                site=out.site,
+                bands=tuple(out.bands),
+                tdi=out.tdi,
+                sensing_start=out.sensing_start,
+                sensing_stop=out.sensing_stop,
+                footprint_wkt=out.footprint_wkt,
+                mission=mission,
+                job_id=job_id,
+                attempt_id=attempt_id,
+                processor=processor,
+                processor_version=processor_version,
+                gipp_versions=dict(gipp_versions or {}),
+                metadata=meta,
+                inputs=tuple(input_ids),
+            )
+            p, geom = self._prepare(np_)
+            resolved.append(p)
+            geoms.append(geom)
+        with self._tx(write=True) as tx:
+            self._lock_key(tx, "attempt:" + attempt_id)
+            done = tx.q("SELECT id, path FROM product WHERE attempt_id = ? ORDER BY id", (attempt_id,))
+            if done:
+                by_path = {str(path): int(i) for i, path in done}
+                missing = [p.path for p in resolved if p.path not in by_path]
+                if missing:
+                    raise CatalogConflict(
+                        f"attempt {attempt_id} was already ingested with other outputs; not in it: {missing[:5]}"
+                    )
+                return [by_path[p.path] for p in resolved]
+            self._check_inputs(tx, input_ids)
+            ids = [self._ingest_one(tx, p, g, None).id for p, g in zip(resolved, geoms, strict=True)]
+            if measurements:
+                already = tx.one("SELECT count(*) FROM measurement WHERE attempt_id = ?", (attempt_id,))
+                if not already[0]:
+                    when = utc(sensing_time)
+                    first_in = self._get(tx, input_ids[0]) if input_ids else None
+                    if when is None and first_in is not None:
+                        when = first_in.sensing_start
+                    if when is None and resolved:
+                        when = utc(resolved[0].sensing_start)
+                    where = site or (resolved[0].site if resolved else None) or (first_in.site if first_in else None)
+                    self._add_measurements(
+                        tx,
+                        measurements,
+                        sensing_time=when or now_utc(),
+                        site=where,
+                        product_id=ids[0] if ids else None,
+                        job_id=job_id,
+                        attempt_id=attempt_id,
+                        processor=processor,
+                        processor_version=processor_version,
+                    )
+            return ids
+
+    def supersede(self, old_id: int, new_id: int, reason: str = "") -> None:
+        """Mark ``old_id`` superseded by ``new_id``; both rows stay."""
+        if old_id == new_id:
+            raise CatalogConflict(f"product {old_id} cannot supersede itself")
+        with self._tx(write=True) as tx:
+            old, new = self._get(tx, old_id), self._get(tx, new_id)
+            if old.state != ProductState.ACTIVE:
+                raise CatalogConflict(f"product {old_id} is {old.state}, only an active product can be superseded")
+            if new.state != ProductState.ACTIVE:
+                raise CatalogConflict(f"product {new_id} is {new.state}; the replacement must be active")
+            self._set_superseded(tx, old_id, new_id, reason)
+
+    def delete(self, product_id: int, reason: str = "") -> None:
+        """Mark a product deleted; its row, lineage and history stay."""
+        with self._tx(write=True) as tx:
+            rec = self._get(tx, product_id)
+            if rec.state == ProductState.DELETED:
+                return
+            tx.q("UPDATE product SET state = 'deleted' WHERE id = ?", (product_id,))
+            tx.q(
+                "INSERT INTO product_event (product_id, at, action, detail) VALUES (?, ?, 'deleted', ?)",
+                (product_id, self._enc_time(now_utc()), reason),
+            )
+
+    # ------------------------------------------------------------------ measurements
+
+    def _add_measurements(
+        self,
+        tx: Tx,
+        measurements: Sequence[Measurement],
+        *,
+        sensing_time: datetime,
+        site: str | None,
+        product_id: int | None,
+        job_id: str | None,
+        attempt_id: str | None,
+        processor: str | None,
+        processor_version: str | None,
+    ) -> int:
+        check_name("site", site)
+        when = self._enc_time(utc(sensing_time))
+        created = self._enc_time(now_utc())
+        rows = []
+        for m in measurements:
+            if not m.name:
+                raise InvalidProduct("measurement name: empty")
+            rows.append(
+                (
+                    m.name,
+                    float(m.value),
+                    m.unit,
+                    m.band,
+                    m.tdi,
+                    m.direction,
+                    m.uncertainty,
+                    site,
+                    when,
+                    product_id,
+                    job_id,
+                    attempt_id,
+                    processor,
+                    processor_version,
+                    created,
+                )
+            )
+        tx.many(
+            "INSERT INTO measurement (name, value, unit, band, tdi, direction, uncertainty, site, sensing_time, "
+            "product_id, job_id, attempt_id, processor, processor_version, created) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        return len(rows)
+
+    def add_measurements(
+        self,
+        measurements: Sequence[Measurement],
+        *,
+        sensing_time: datetime,
+        site: str | None = None,
+        product_id: int | None = None,
+        job_id: str | None = None,
+        attempt_id: str | None = None,
+        processor: str | None = None,
+        processor_version: str | None = None,
+    ) -> int:
+        """Append measurements (one sensing time, one site) to the time series; the number stored."""
+        if not isinstance(sensing_time, datetime):
+            raise InvalidProduct(f"sensing_time: expected a datetime, got {sensing_time!r}")
+        with self._tx(write=True) as tx:
+            if product_id is not None:
+                self._get(tx, product_id)
+            return self._add_measurements(
+                tx,
+                measurements,
+                sensing_time=sensing_time,
+                site=site,
+                product_id=product_id,
+                job_id=job_id,
+                attempt_id=attempt_id,
+                processor=processor,
+                processor_version=processor_version,
+            )
+
+    def series(
+        self,
+        name: str,
+        band: str | None = None,
+        site: str | None = None,
+        start: datetime | None = None,
+        stop: datetime | None = None,
+        tdi: int | None = None,
+        direction: str | None = None,
+    ) -> list[MeasurementRow]:
+        """Time-ordered points of measurement ``name``; sensing time in ``[start, stop)``."""
+        t0, t1 = utc(start), utc(stop)
+        if t0 is not None and t1 is not None and t1 <= t0:
+            raise InvalidQuery("series: stop is not after start")
+        conds: list[str] = ["name = ?"]
+        params: list[Any] = [name]
+        for column, value in (("band", band), ("site", site), ("tdi", tdi), ("direction", direction)):
+            if value is not None:
+                conds.append(f"{column} = ?")
+                params.append(value)
+        if t0 is not None:
+            conds.append("sensing_time >= ?")
+            params.append(self._enc_time(t0))
+        if t1 is not None:
+            conds.append("sensing_time < ?")
+            params.append(self._enc_time(t1))
+        sql = (
+            f"SELECT {', '.join(MEASUREMENT_COLUMNS)} FROM measurement WHERE {' AND '.join(conds)} "
+            "ORDER BY sensing_time, id"
+        )
+        with self._tx() as tx:
+            rows = tx.q(sql, params)
+        out = []
+        for mid, n, value, unit, b, t, d, unc, s, when, pid, job, attempt, proc, ver in rows:
+            dt = self._dec_time(when)
+            assert dt is not None
+            out.append(
+                MeasurementRow(
+                    id=int(mid),
+                    name=n,
+                    value=math.nan if value is None else float(value),
+                    unit=unit,
+                    band=b,
+                    tdi=t,
+                    direction=d,
+                    uncertainty=unc,
+                    site=s,
+                    sensing_time=dt,
+                    product_id=pid,
+                    job_id=job,
+                    attempt_id=attempt,
+                    processor=proc,
+                    processor_version=ver,
+                )
+            )
+        return out
+
+    def _check_version(self, version: int) -> None:
+        code = latest_version()
+        if version > code:
+            raise CatalogError(
+                f"{self.url_redacted}: schema version {version} is newer than this VIQ ({code}); upgrade VIQ"
+            )
+
+    @property
+    def url_redacted(self) -> str:
+        """The URL without its password."""
+        return redact(self.url)
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def redact(url: str) -> str:
+    """``postgresql://user:***@host/db`` — never print a password."""
+    if "://" in url and "@" in url:
+        scheme, rest = url.split("://", 1)
+        cred, host = rest.rsplit("@", 1)
+        user = cred.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+def _norm_path(path: str | Path) -> str:
+    return str(Path(path).expanduser().absolute())
+
+
+def _replace(obj: Any, **changes: Any) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(obj, **changes)
+
+
+def _bulk_footprints(wkts: Sequence[str | None]) -> Any:
+    """Parse many footprints at once (vectorised shapely) and check each; an array of geometries/None."""
+    import numpy as np
+
+    for w in wkts:
+        if w is not None and (not isinstance(w, str) or not w.strip()):
+            raise InvalidProduct("footprint: empty WKT")
+    arr = np.array(list(wkts), dtype=object)
+    try:
+        geoms = shapely.from_wkt(arr, on_invalid="raise")
+    except shapely.errors.GEOSException as err:
+        raise InvalidProduct(f"footprint: unreadable WKT: {err}") from err
+    present = ~shapely.is_missing(geoms)
+    if present.any():
+        sub = geoms[present]
+        bad_type = shapely.get_type_id(sub) != 3
+        bounds = shapely.bounds(sub)
+        out = (bounds[:, 0] < -180) | (bounds[:, 2] > 180) | (bounds[:, 1] < -90) | (bounds[:, 3] > 90)
+        wide = (bounds[:, 2] - bounds[:, 0]) > 180
+        invalid = ~shapely.is_valid(sub)
+        bad = bad_type | out | wide | invalid | ~np.isfinite(bounds).all(axis=1)
+        if bad.any():
+            check_footprint(sub[int(np.argmax(bad))])  # raises with the precise reason
+    return geoms
+
+
+def _is_unique_violation(err: Exception) -> bool:
+    text = str(err).lower()
+    return "unique" in text or getattr(err, "pgcode", None) == "23505"
+
+
+def dumps(value: Any) -> str:
+    """Compact, deterministic JSON."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)

@@ -1,0 +1,546 @@
+"""The catalog contract: records, queries, errors and the :class:`Catalog` protocol both backends implement.
+
+A product row follows DESIGN §5. Rows are never physically deleted: a product is ``active``, ``superseded``
+(by a newer row, ``superseded_by``) or ``deleted``, and every state change is kept in its history.
+Times are timezone-aware UTC ``datetime`` values (naive values given to the catalog are taken as UTC).
+Footprints are EPSG:4326 polygons as WKT, longitude first.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from viq_interfaces.errors import ViqError
+from viq_interfaces.result import Measurement
+
+PRODUCT_TYPE_RE = re.compile(r"^[A-Z0-9]{3}_[A-Z0-9]{6}$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-+]{1,64}$")
+_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 100_000
+
+
+class CatalogError(ViqError):
+    """Raised when the catalog cannot do what was asked (database unavailable, schema too new…)."""
+
+
+class CatalogConflict(CatalogError):
+    """Raised when an ingest contradicts the catalog, e.g. the same path with a different checksum."""
+
+
+class InvalidProduct(CatalogError, ValueError):
+    """Raised when a product's metadata is invalid (type code, footprint, times); the message names the field."""
+
+
+class InvalidQuery(CatalogError, ValueError):
+    """Raised when a query is malformed (time window, bbox, limit); nothing is run."""
+
+
+class ProductNotFound(CatalogError, LookupError):
+    """Raised when a product id (or path) is not in the catalog."""
+
+
+class ProductState(enum.StrEnum):
+    """Life cycle of a product row; rows are never removed."""
+
+    ACTIVE = "active"
+    SUPERSEDED = "superseded"
+    DELETED = "deleted"
+
+
+# --------------------------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class NewProduct:
+    """A product to be catalogued (what ingest takes). ``size``/``sha256`` are computed from ``path`` if absent."""
+
+    product_type: str
+    path: str
+    site: str | None = None
+    bands: tuple[str, ...] = ()
+    tdi: int | None = None
+    sensing_start: datetime | None = None
+    sensing_stop: datetime | None = None
+    footprint_wkt: str | None = None
+    mission: str = "VENUS"
+    size: int | None = None
+    sha256: str | None = None
+    job_id: str | None = None
+    attempt_id: str | None = None
+    processor: str | None = None
+    processor_version: str | None = None
+    gipp_versions: Mapping[str, str] = field(default_factory=dict)
+    quality_flags: tuple[str, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    inputs: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProductRecord:
+    """One catalogued product, as stored."""
+
+    id: int
+    product_type: str
+    mission: str
+    site: str | None
+    bands: tuple[str, ...]
+    tdi: int | None
+    sensing_start: datetime | None
+    sensing_stop: datetime | None
+    footprint_wkt: str | None
+    path: str
+    size: int
+    sha256: str
+    created: datetime
+    job_id: str | None
+    attempt_id: str | None
+    processor: str | None
+    processor_version: str | None
+    gipp_versions: dict[str, str]
+    quality_flags: tuple[str, ...]
+    metadata: dict[str, Any]
+    state: ProductState
+    superseded_by: int | None
+
+    def to_geojson(self) -> dict[str, Any]:
+        """This product as a GeoJSON Feature (geometry null without a footprint)."""
+        geometry = shapely.geometry.mapping(shapely.from_wkt(self.footprint_wkt)) if self.footprint_wkt else None
+        props: dict[str, Any] = {
+            "product_type": self.product_type,
+            "mission": self.mission,
+            "site": self.site,
+            "bands": list(self.bands),
+            "tdi": self.tdi,
+            "sensing_start": _iso(self.sensing_start),
+            "sensing_stop": _iso(self.sensing_stop),
+            "path": self.path,
+            "size": self.size,
+            "sha256": self.sha256,
+            "created": _iso(self.created),
+            "job_id": self.job_id,
+            "attempt_id": self.attempt_id,
+            "processor": self.processor,
+            "processor_version": self.processor_version,
+            "gipp_versions": self.gipp_versions,
+            "quality_flags": list(self.quality_flags),
+            "metadata": self.metadata,
+            "state": str(self.state),
+            "superseded_by": self.superseded_by,
+        }
+        return {"type": "Feature", "id": self.id, "geometry": _lists(geometry), "properties": props}
+
+
+def _lists(obj: Any) -> Any:
+    """Tuples → lists, recursively (GeoJSON mappings from shapely hold tuples)."""
+    if isinstance(obj, tuple | list):
+        return [_lists(o) for o in obj]
+    if isinstance(obj, dict):
+        return {k: _lists(v) for k, v in obj.items()}
+    return obj
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.isoformat().replace("+00:00", "Z") if dt is not None else None
+
+
+def feature_collection(records: Sequence[ProductRecord]) -> dict[str, Any]:
+    """Products as a GeoJSON FeatureCollection."""
+    return {"type": "FeatureCollection", "features": [r.to_geojson() for r in records]}
+
+
+@dataclass(frozen=True)
+class ProductQuery:
+    """Search filters; all given filters must match (AND). Results are ordered by id, paged by keyset.
+
+    ``start``/``stop`` select products whose sensing start lies in ``[start, stop)``. ``bbox`` is
+    ``(min_lon, min_lat, max_lon, max_lat)``; ``bbox`` and ``polygon_wkt`` keep products whose footprint
+    truly intersects the area (bounding-box prefilter, then exact test). ``derived_from``/``inputs_of``
+    follow lineage recursively (``depth`` limits the number of hops; None = all). ``after`` is the cursor
+    returned by the previous page.
+    """
+
+    product_type: str | None = None
+    site: str | None = None
+    band: str | None = None
+    start: datetime | None = None
+    stop: datetime | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    polygon_wkt: str | None = None
+    job_id: str | None = None
+    attempt_id: str | None = None
+    processor: str | None = None
+    processor_version: str | None = None
+    derived_from: int | None = None
+    inputs_of: int | None = None
+    depth: int | None = None
+    states: tuple[ProductState, ...] = (ProductState.ACTIVE,)
+    limit: int = DEFAULT_LIMIT
+    after: int | None = None
+
+    def validated(self) -> ProductQuery:
+        """Check every filter; raise :class:`InvalidQuery` naming the bad one. Returns self."""
+        if self.product_type is not None and not PRODUCT_TYPE_RE.match(self.product_type):
+            raise InvalidQuery(f"product_type {self.product_type!r}: expected a code like VSC_L1VALD")
+        for name in ("site", "band", "processor", "processor_version"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise InvalidQuery(f"{name}: expected a string, got {type(value).__name__}")
+        for name in ("start", "stop"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, datetime):
+                raise InvalidQuery(f"{name}: expected a datetime, got {value!r}")
+        start, stop = utc(self.start), utc(self.stop)
+        if start is not None and stop is not None and stop <= start:
+            raise InvalidQuery(f"time window: stop {_iso(stop)} is not after start {_iso(start)}")
+        if self.bbox is not None:
+            check_bbox(self.bbox)
+        if self.polygon_wkt is not None:
+            try:
+                parse_footprint(self.polygon_wkt)
+            except InvalidProduct as err:
+                raise InvalidQuery(f"polygon: {err}") from err
+        if not isinstance(self.limit, int) or not 1 <= self.limit <= MAX_LIMIT:
+            raise InvalidQuery(f"limit {self.limit!r}: expected 1..{MAX_LIMIT}")
+        if self.depth is not None and (not isinstance(self.depth, int) or self.depth < 1):
+            raise InvalidQuery(f"depth {self.depth!r}: expected a positive integer or None")
+        for name in ("derived_from", "inputs_of", "after"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise InvalidQuery(f"{name}: expected a product id (integer), got {value!r}")
+        if not self.states:
+            raise InvalidQuery("states: at least one state")
+        for s in self.states:
+            ProductState(s)
+        return self
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of search results; pass ``next_after`` as ``after`` to get the next page (None = last)."""
+
+    items: list[ProductRecord]
+    next_after: int | None
+
+
+@dataclass(frozen=True)
+class LineageEdge:
+    """``product_id`` was made from ``input_id``; ``depth`` hops from the product the walk started at."""
+
+    product_id: int
+    input_id: int
+    depth: int
+
+
+@dataclass(frozen=True)
+class ProductEvent:
+    """One entry of a product's history (ingested, superseded, deleted)."""
+
+    product_id: int
+    at: datetime
+    action: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class MeasurementRow:
+    """A measurement as stored in the time-series table."""
+
+    id: int
+    name: str
+    value: float
+    unit: str
+    band: str | None
+    tdi: int | None
+    direction: str | None
+    uncertainty: float | None
+    site: str | None
+    sensing_time: datetime
+    product_id: int | None
+    job_id: str | None
+    attempt_id: str | None
+    processor: str | None
+    processor_version: str | None
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """Files on disk against active rows."""
+
+    checked: int
+    missing: list[ProductRecord]
+    changed: list[tuple[ProductRecord, str]]
+    orphaned: list[Path]
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is missing, changed or orphaned."""
+        return not (self.missing or self.changed or self.orphaned)
+
+
+@runtime_checkable
+class OutputLike(Protocol):
+    """What :meth:`Catalog.ingest_outputs` needs of an output (``viq_interfaces.result.OutputProduct`` fits)."""
+
+    @property
+    def path(self) -> Path: ...
+    @property
+    def product_type(self) -> str: ...
+    @property
+    def site(self) -> str | None: ...
+    @property
+    def bands(self) -> tuple[str, ...]: ...
+    @property
+    def tdi(self) -> int | None: ...
+    @property
+    def sensing_start(self) -> datetime | None: ...
+    @property
+    def sensing_stop(self) -> datetime | None: ...
+    @property
+    def footprint_wkt(self) -> str | None: ...
+    @property
+    def metadata(self) -> dict[str, Any]: ...
+
+
+Direction = Literal["up", "down"]
+
+
+class Catalog(Protocol):
+    """The one query API both backends implement (and pass the same test suite)."""
+
+    url: str
+
+    def close(self) -> None:
+        """Release connections."""
+
+    def schema_version(self) -> int:
+        """Schema version of the database."""
+
+    def migrate(self) -> list[int]:
+        """Apply pending forward migrations; the versions applied."""
+
+    def ingest(self, product: NewProduct, *, supersedes: int | None = None) -> ProductRecord:
+        """Catalogue one product, idempotently (same path and sha256 → the existing row).
+
+        The same path with another checksum raises :class:`CatalogConflict` unless ``supersedes`` names the
+        active row at that path, which then becomes ``superseded`` by the new one (same transaction).
+        """
+
+    def add_products(self, products: Sequence[NewProduct]) -> list[int]:
+        """Bulk load (COPY / executemany) in one transaction; all or nothing. Paths must be new."""
+
+    def ingest_outputs(
+        self,
+        outputs: Sequence[OutputLike],
+        *,
+        job_id: str,
+        attempt_id: str,
+        processor: str,
+        processor_version: str,
+        input_ids: Sequence[int] = (),
+        gipp_versions: Mapping[str, str] | None = None,
+        base_dir: Path | None = None,
+        measurements: Sequence[Measurement] = (),
+        sensing_time: datetime | None = None,
+        site: str | None = None,
+        mission: str = "VENUS",
+    ) -> list[int]:
+        """Catalogue one attempt's outputs with lineage (and its measurements) in ONE transaction.
+
+        Idempotent per attempt: a second call for the same ``attempt_id`` returns the same ids, adds nothing.
+        """
+
+    def get(self, product_id: int) -> ProductRecord:
+        """The product row (any state); :class:`ProductNotFound` if absent."""
+
+    def find_by_path(self, path: str | Path) -> ProductRecord | None:
+        """The active row at ``path``, if any."""
+
+    def search(self, query: ProductQuery) -> Page:
+        """One page of products matching ``query``, in id order."""
+
+    def count(self, query: ProductQuery) -> int:
+        """Number of products matching ``query`` (limit/after ignored)."""
+
+    def count_by(self, column: str, query: ProductQuery) -> dict[str, int]:
+        """Counts of matching products per ``product_type``, ``site``, ``processor``, ``mission`` or ``state``."""
+
+    def iter_search(self, query: ProductQuery) -> Iterator[ProductRecord]:
+        """Every matching product, page after page (keyset)."""
+
+    def lineage(self, product_id: int, direction: Direction = "up", depth: int | None = None) -> list[LineageEdge]:
+        """Lineage edges reachable from the product: ``up`` = what it came from, ``down`` = what derives from it."""
+
+    def supersede(self, old_id: int, new_id: int, reason: str = "") -> None:
+        """Mark ``old_id`` superseded by ``new_id`` (both kept)."""
+
+    def delete(self, product_id: int, reason: str = "") -> None:
+        """Mark a product deleted (the row and its lineage stay)."""
+
+    def history(self, product_id: int) -> list[ProductEvent]:
+        """State changes of a product, oldest first."""
+
+    def add_measurements(
+        self,
+        measurements: Sequence[Measurement],
+        *,
+        sensing_time: datetime,
+        site: str | None = None,
+        product_id: int | None = None,
+        job_id: str | None = None,
+        attempt_id: str | None = None,
+        processor: str | None = None,
+        processor_version: str | None = None,
+    ) -> int:
+        """Append measurements to the time series; the number stored."""
+
+    def series(
+        self,
+        name: str,
+        band: str | None = None,
+        site: str | None = None,
+        start: datetime | None = None,
+        stop: datetime | None = None,
+        tdi: int | None = None,
+        direction: str | None = None,
+    ) -> list[MeasurementRow]:
+        """Time-ordered points of one measurement, filtered; sensing time in ``[start, stop)``."""
+
+    def active_paths(self) -> list[tuple[int, str, int, str]]:
+        """(id, path, size, sha256) of every active product (for verify)."""
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def utc(dt: datetime | None) -> datetime | None:
+    """A timezone-aware UTC datetime (naive = UTC)."""
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def now_utc() -> datetime:
+    """Now, UTC, microsecond resolution."""
+    return datetime.now(UTC)
+
+
+def check_bbox(bbox: Sequence[float]) -> tuple[float, float, float, float]:
+    """``(min_lon, min_lat, max_lon, max_lat)`` checked for range and order; :class:`InvalidQuery` otherwise."""
+    if len(bbox) != 4:
+        raise InvalidQuery(f"bbox: expected 4 numbers min_lon,min_lat,max_lon,max_lat, got {len(bbox)}")
+    try:
+        x0, y0, x1, y1 = (float(v) for v in bbox)
+    except (TypeError, ValueError) as err:
+        raise InvalidQuery(f"bbox: not numbers: {list(bbox)!r}") from err
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+        raise InvalidQuery("bbox: values must be finite")
+    if not (-180.0 <= x0 <= 180.0 and -180.0 <= x1 <= 180.0):
+        raise InvalidQuery(f"bbox: longitude out of range [-180, 180]: {x0}, {x1}")
+    if not (-90.0 <= y0 <= 90.0 and -90.0 <= y1 <= 90.0):
+        raise InvalidQuery(f"bbox: latitude out of range [-90, 90]: {y0}, {y1}")
+    if x0 > x1 or y0 > y1:
+        raise InvalidQuery(f"bbox: min must not exceed max: ({x0}, {y0}, {x1}, {y1})")
+    return (x0, y0, x1, y1)
+
+
+def parse_footprint(wkt: str) -> BaseGeometry:
+    """Parse and check an EPSG:4326 footprint: a valid Polygon in range, not crossing the antimeridian."""
+    if not isinstance(wkt, str) or not wkt.strip():
+        raise InvalidProduct("footprint: empty WKT")
+    try:
+        geom = shapely.from_wkt(wkt)
+    except shapely.errors.GEOSException as err:
+        raise InvalidProduct(f"footprint: unreadable WKT: {err}") from err
+    return check_footprint(geom)
+
+
+def check_footprint(geom: BaseGeometry) -> BaseGeometry:
+    """Checks of :func:`parse_footprint` on a parsed geometry."""
+    if geom.geom_type != "Polygon":
+        raise InvalidProduct(f"footprint: expected a Polygon, got {geom.geom_type}")
+    if geom.is_empty:
+        raise InvalidProduct("footprint: empty polygon")
+    if geom.has_z:
+        raise InvalidProduct("footprint: 3-D coordinates are not accepted (lon lat only)")
+    x0, y0, x1, y1 = geom.bounds
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+        raise InvalidProduct("footprint: coordinates must be finite")
+    if x0 < -180.0 or x1 > 180.0 or y0 < -90.0 or y1 > 90.0:
+        raise InvalidProduct(f"footprint: coordinates out of range (lon [-180,180], lat [-90,90]): {geom.bounds}")
+    if x1 - x0 > 180.0:
+        raise InvalidProduct(
+            "footprint: spans more than 180° of longitude — it crosses the antimeridian; "
+            "split it at ±180° (ingest one product per side) or give the footprint in one hemisphere"
+        )
+    if not geom.is_valid:
+        raise InvalidProduct(f"footprint: invalid polygon: {shapely.is_valid_reason(geom)}")
+    return geom
+
+
+def check_name(field_name: str, value: str | None) -> None:
+    """Site, band, processor names: short, printable, no separators."""
+    if value is not None and not _NAME_RE.match(value):
+        raise InvalidProduct(f"{field_name}: {value!r} is not a valid name (letters, digits, _ . - +; ≤ 64)")
+
+
+def validate_product(p: NewProduct, *, check_geometry: bool = True) -> None:
+    """Check a product's metadata; :class:`InvalidProduct` names the field at fault."""
+    if not isinstance(p.product_type, str) or not PRODUCT_TYPE_RE.match(p.product_type):
+        raise InvalidProduct(
+            f"product_type {p.product_type!r}: expected a 10-character code like VSC_L1VALD (AAA_BBBBBB)"
+        )
+    if not p.path:
+        raise InvalidProduct("path: empty")
+    check_name("site", p.site)
+    check_name("mission", p.mission)
+    for b in p.bands:
+        check_name("band", b)
+    if len(set(p.bands)) != len(p.bands):
+        raise InvalidProduct(f"bands: duplicates in {p.bands}")
+    start, stop = utc(p.sensing_start), utc(p.sensing_stop)
+    if start is not None and stop is not None and stop < start:
+        raise InvalidProduct(f"sensing_stop {_iso(stop)} is before sensing_start {_iso(start)}")
+    if p.sha256 is not None and not _SHA_RE.match(p.sha256):
+        raise InvalidProduct(f"sha256 {p.sha256!r}: expected 64 lowercase hex digits")
+    if p.size is not None and p.size < 0:
+        raise InvalidProduct(f"size {p.size}: negative")
+    if check_geometry and p.footprint_wkt is not None:
+        parse_footprint(p.footprint_wkt)
+    for i in p.inputs:
+        if not isinstance(i, int) or isinstance(i, bool):
+            raise InvalidProduct(f"inputs: {i!r} is not a product id")
+
+
+def file_digest(path: Path) -> tuple[int, str]:
+    """``(size, sha256)`` of a file, or of a directory product (sorted relative names and contents)."""
+    if path.is_file():
+        h = hashlib.sha256()
+        size = 0
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+                size += len(chunk)
+        return size, h.hexdigest()
+    if path.is_dir():
+        h = hashlib.sha256()
+        total = 0
+        for sub in sorted(p for p in path.rglob("*") if p.is_file()):
+            size, digest = file_digest(sub)
+            total += size
+            h.update(sub.relative_to(path).as_posix().encode() + b"\0" + digest.encode() + b"\n")
+        return total, h.hexdigest()
+    raise ProductNotFound(f"{path}: no such file or directory")

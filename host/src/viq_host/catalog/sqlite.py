@@ -1,0 +1,261 @@
+"""Embedded catalog backend: SQLite (WAL) with an R*Tree on footprint bounding boxes.
+
+Spatial queries prefilter on the R*Tree, then test the exact intersection with shapely inside SQL (a
+registered function), so paging and counting stay in the database. Writers take ``BEGIN IMMEDIATE``, which
+serialises them across threads and processes (two processes ingesting the same file make one row).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from viq_host.catalog._sql import SqlCatalog, Tx, dumps
+from viq_host.catalog.base import CatalogError, NewProduct
+from viq_host.catalog.migrations import migrations, split_statements
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def sqlite_path(url: str) -> str:
+    """``sqlite:///rel/path`` → ``rel/path``; ``sqlite:////abs/path`` → ``/abs/path``; ``:memory:`` kept."""
+    if not url.startswith("sqlite:///"):
+        raise CatalogError(f"not a SQLite URL: {url!r} (expected sqlite:///PATH)")
+    path = url[len("sqlite:///") :]
+    if not path:
+        raise CatalogError(f"SQLite URL without a path: {url!r}")
+    return path
+
+
+@lru_cache(maxsize=64)
+def _prepared(wkb: bytes) -> BaseGeometry:
+    geom = shapely.from_wkb(wkb)
+    shapely.prepare(geom)
+    return geom
+
+
+def _intersects(footprint: bytes | None, area: bytes) -> int:
+    if footprint is None:
+        return 0
+    return int(_prepared(area).intersects(shapely.from_wkb(footprint)))
+
+
+class SqliteCatalog(SqlCatalog):
+    """The catalog in one SQLite file."""
+
+    placeholder = "?"
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        path = sqlite_path(url)
+        if path != ":memory:":
+            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60.0)
+        except sqlite3.Error as err:
+            raise CatalogError(f"cannot open catalog {path}: {err}") from err
+        self._lock = threading.RLock()
+        self._conn.execute("PRAGMA busy_timeout = 60000")
+        if path != ":memory:":
+            self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._conn.execute("PRAGMA foreign_keys = ON")
+        self._conn.execute("PRAGMA cache_size = -65536")
+        self._conn.create_function("viq_intersects", 2, _intersects, deterministic=True)
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied TEXT NOT NULL, "
+            "description TEXT NOT NULL)"
+        )
+        version = self.schema_version()
+        self._check_version(version)
+        if migrate:
+            self.migrate()
+
+    # ------------------------------------------------------------------ connection
+
+    @contextmanager
+    def _tx(self, write: bool = False) -> Iterator[Tx]:
+        with self._lock:
+            cur = self._conn.cursor()
+            try:
+                cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                yield Tx(cur, "?")
+                cur.execute("COMMIT")
+            except sqlite3.Error as err:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                if "UNIQUE constraint failed" in str(err):
+                    from viq_host.catalog.base import CatalogConflict
+
+                    raise CatalogConflict(f"catalog: {err}") from err
+                raise CatalogError(f"catalog database error: {err}") from err
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            finally:
+                cur.close()
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+    def schema_version(self) -> int:
+        """Highest applied migration (0 for an empty file)."""
+        with self._lock:
+            row = self._conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        return int(row[0] or 0)
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations, each in its own transaction."""
+        applied: list[int] = []
+        for mig in migrations("sqlite"):
+            with self._tx(write=True) as tx:
+                current = int(tx.one("SELECT coalesce(max(version), 0) FROM schema_version")[0])
+                if mig.version <= current:
+                    continue
+                for stmt in split_statements(mig.sql):
+                    tx.q(stmt)
+                tx.q(
+                    "INSERT INTO schema_version (version, applied, description) VALUES (?, ?, ?)",
+                    (mig.version, datetime.now(UTC).isoformat(), mig.description),
+                )
+                applied.append(mig.version)
+        return applied
+
+    # ------------------------------------------------------------------ encodings
+
+    def _enc_time(self, dt: datetime | None) -> Any:
+        if dt is None:
+            return None
+        delta = dt - _EPOCH
+        return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+    def _dec_time(self, value: Any) -> datetime | None:
+        if value is None:
+            return None
+        from datetime import timedelta
+
+        return _EPOCH + timedelta(microseconds=int(value))
+
+    def _enc_bands(self, bands: Sequence[str]) -> Any:
+        return ("," + ",".join(bands) + ",") if bands else ""
+
+    def _dec_bands(self, value: Any) -> tuple[str, ...]:
+        return tuple(b for b in str(value or "").split(",") if b)
+
+    def _enc_json(self, value: Any) -> Any:
+        return dumps(value)
+
+    def _dec_json(self, value: Any) -> Any:
+        return json.loads(value) if value else {}
+
+    def _enc_flags(self, flags: Sequence[str]) -> Any:
+        return dumps(list(flags))
+
+    def _dec_flags(self, value: Any) -> tuple[str, ...]:
+        return tuple(json.loads(value)) if value else ()
+
+    def _footprint_select(self) -> str:
+        return "footprint"
+
+    def _band_clause(self, band: str) -> tuple[str, list[Any]]:
+        return "instr(p.bands, ?) > 0", ["," + band + ","]
+
+    def _spatial_clause(self, geom: BaseGeometry) -> tuple[str, list[Any]]:
+        x0, y0, x1, y1 = geom.bounds
+        return (
+            "p.id IN (SELECT id FROM product_rtree WHERE max_lon >= ? AND min_lon <= ? AND max_lat >= ? "
+            "AND min_lat <= ?) AND viq_intersects(p.footprint, ?)",
+            [x0, x1, y0, y1, shapely.to_wkb(geom)],
+        )
+
+    # ------------------------------------------------------------------ inserts
+
+    def _row(self, pid: int | None, p: NewProduct, wkb: bytes | None, created: Any) -> tuple[Any, ...]:
+        return (
+            pid,
+            p.product_type,
+            p.mission,
+            p.site,
+            self._enc_bands(p.bands),
+            p.tdi,
+            self._enc_time(_utc(p.sensing_start)),
+            self._enc_time(_utc(p.sensing_stop)),
+            wkb,
+            p.path,
+            p.size,
+            p.sha256,
+            created,
+            p.job_id,
+            p.attempt_id,
+            p.processor,
+            p.processor_version,
+            dumps(dict(p.gipp_versions)),
+            dumps(list(p.quality_flags)),
+            dumps(dict(p.metadata)),
+        )
+
+    _INSERT = (
+        "INSERT INTO product (id, product_type, mission, site, bands, tdi, sensing_start, sensing_stop, footprint, "
+        "path, size, sha256, created, job_id, attempt_id, processor, processor_version, gipp_versions, "
+        "quality_flags, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+
+    def _insert_product(self, tx: Tx, p: NewProduct, geom: BaseGeometry | None, created: datetime) -> int | None:
+        wkb = shapely.to_wkb(geom) if geom is not None else None
+        rows = tx.q(
+            self._INSERT + " ON CONFLICT (path) WHERE state = 'active' DO NOTHING RETURNING id",
+            self._row(None, p, wkb, self._enc_time(created)),
+        )
+        if not rows:
+            return None
+        new_id = int(rows[0][0])
+        if geom is not None:
+            x0, y0, x1, y1 = geom.bounds
+            tx.q(
+                "INSERT INTO product_rtree (id, min_lon, max_lon, min_lat, max_lat) VALUES (?, ?, ?, ?, ?)",
+                (new_id, x0, x1, y0, y1),
+            )
+        return new_id
+
+    def _reserve_ids(self, tx: Tx, n: int) -> list[int]:
+        start = int(tx.one("SELECT coalesce(max(id), 0) FROM product")[0]) + 1
+        return list(range(start, start + n))
+
+    def _bulk_insert(
+        self, tx: Tx, ids: list[int], products: Sequence[NewProduct], geoms: Any, created: datetime
+    ) -> None:
+        wkbs = shapely.to_wkb(geoms)
+        bounds = shapely.bounds(geoms)
+        stamp = self._enc_time(created)
+        tx.many(self._INSERT, [self._row(i, p, w, stamp) for i, p, w in zip(ids, products, wkbs, strict=True)])
+        tx.many(
+            "INSERT INTO product_rtree (id, min_lon, max_lon, min_lat, max_lat) VALUES (?, ?, ?, ?, ?)",
+            [
+                (i, float(b[0]), float(b[2]), float(b[1]), float(b[3]))
+                for i, w, b in zip(ids, wkbs, bounds, strict=True)
+                if w is not None
+            ],
+        )
+        tx.many(
+            "INSERT INTO product_input (product_id, input_id) VALUES (?, ?)",
+            [(i, j) for i, p in zip(ids, products, strict=True) for j in sorted(set(p.inputs))],
+        )
+
+
+def _utc(dt: datetime | None) -> datetime | None:
+    from viq_host.catalog.base import utc
+
+    return utc(dt)

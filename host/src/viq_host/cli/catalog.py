@@ -1,0 +1,274 @@
+"""``viq catalog``: search, show, lineage, ingest, verify, stats and migrate the product catalog."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from viq_host.catalog import Catalog, InvalidQuery, ProductQuery, ProductRecord, ProductState, open_catalog
+from viq_host.catalog.base import feature_collection
+from viq_host.cli._common import out_console, settings
+
+app = typer.Typer(help="Search and maintain the product catalog.", no_args_is_help=True)
+
+URL_OPTION = typer.Option(None, "--url", help="Catalog URL (default: the configured database_url).")
+STATE_OPTION = typer.Option(["active"], "--state", help="active, superseded, deleted (repeatable).")
+PATHS_ARGUMENT = typer.Argument(..., help="Files or directories (one product each).")
+ROOTS_OPTION = typer.Option([], "--root", help="Storage roots to scan for orphans (default: data roots).")
+
+
+def _open(url: str | None, *, migrate: bool = True) -> Catalog:
+    return open_catalog(url or settings().database_url, migrate=migrate)
+
+
+def _time(name: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as err:
+        raise InvalidQuery(f"--{name}: not an ISO-8601 time: {value!r} (e.g. 2020-03-01 or 2020-03-01T10:00Z)") from err
+
+
+def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    if value is None:
+        return None
+    parts = value.replace(" ", "").split(",")
+    if len(parts) != 4:
+        raise InvalidQuery(f"--bbox: expected min_lon,min_lat,max_lon,max_lat, got {value!r}")
+    try:
+        x0, y0, x1, y1 = (float(p) for p in parts)
+    except ValueError as err:
+        raise InvalidQuery(f"--bbox: not numbers: {value!r}") from err
+    return (x0, y0, x1, y1)
+
+
+def _record_json(rec: ProductRecord) -> dict[str, Any]:
+    feature = rec.to_geojson()
+    return {"id": rec.id, **feature["properties"], "footprint_wkt": rec.footprint_wkt}
+
+
+@app.command("search")
+def search(
+    product_type: str | None = typer.Option(None, "--type", help="Product type code, e.g. VSC_L1VALD."),
+    site: str | None = typer.Option(None, "--site", help="Site name."),
+    band: str | None = typer.Option(None, "--band", help="Band name, e.g. B3."),
+    start: str | None = typer.Option(None, "--from", help="Sensing start at or after this ISO time (UTC)."),
+    stop: str | None = typer.Option(None, "--to", help="Sensing start before this ISO time (UTC)."),
+    bbox: str | None = typer.Option(None, "--bbox", help="min_lon,min_lat,max_lon,max_lat (EPSG:4326)."),
+    polygon: str | None = typer.Option(None, "--polygon", help="Area as a WKT polygon (EPSG:4326)."),
+    job: str | None = typer.Option(None, "--job", help="Producing job id."),
+    processor: str | None = typer.Option(None, "--processor", help="Producing processor name."),
+    version: str | None = typer.Option(None, "--processor-version", help="Producing processor version."),
+    derived_from: int | None = typer.Option(None, "--derived-from", help="Products made (recursively) from ID."),
+    inputs_of: int | None = typer.Option(None, "--inputs-of", help="Products ID was made from (recursively)."),
+    state: list[str] = STATE_OPTION,
+    limit: int = typer.Option(50, "--limit", help="Page size."),
+    after: int | None = typer.Option(None, "--after", help="Cursor: the last id of the previous page."),
+    as_json: bool = typer.Option(False, "--json", "--geojson", help="Print a GeoJSON FeatureCollection."),
+    url: str | None = URL_OPTION,
+) -> None:
+    """Find products by type, site, band, sensing time, area, producer and lineage."""
+    try:
+        states = tuple(ProductState(s) for s in state)
+    except ValueError as err:
+        raise InvalidQuery(f"--state: {err}") from err
+    query = ProductQuery(
+        product_type=product_type,
+        site=site,
+        band=band,
+        start=_time("from", start),
+        stop=_time("to", stop),
+        bbox=_bbox(bbox),
+        polygon_wkt=polygon,
+        job_id=job,
+        processor=processor,
+        processor_version=version,
+        derived_from=derived_from,
+        inputs_of=inputs_of,
+        states=states,
+        limit=limit,
+        after=after,
+    ).validated()
+    cat = _open(url)
+    try:
+        page = cat.search(query)
+    finally:
+        cat.close()
+    if as_json:
+        fc = feature_collection(page.items)
+        fc["next_after"] = page.next_after
+        print(json.dumps(fc, indent=1))
+        return
+    table = Table("id", "type", "site", "bands", "sensing start", "state", "path")
+    for r in page.items:
+        table.add_row(
+            str(r.id),
+            r.product_type,
+            r.site or "",
+            ",".join(r.bands),
+            r.sensing_start.isoformat() if r.sensing_start else "",
+            str(r.state),
+            r.path,
+        )
+    out_console.print(table)
+    if page.next_after is not None:
+        out_console.print(f"more: --after {page.next_after}")
+
+
+@app.command("show")
+def show(
+    product_id: int = typer.Argument(..., help="Product id."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    url: str | None = URL_OPTION,
+) -> None:
+    """Everything the catalog knows about one product, with its history."""
+    cat = _open(url)
+    try:
+        rec = cat.get(product_id)
+        events = cat.history(product_id)
+    finally:
+        cat.close()
+    data = _record_json(rec)
+    data["history"] = [{"at": e.at.isoformat(), "action": e.action, "detail": e.detail} for e in events]
+    if as_json:
+        print(json.dumps(data, indent=1, default=str))
+        return
+    for key, value in data.items():
+        out_console.print(f"[bold]{key}[/bold]: {value}", highlight=False)
+
+
+@app.command("lineage")
+def lineage(
+    product_id: int = typer.Argument(..., help="Product id."),
+    up: bool = typer.Option(True, "--up/--down", help="--up: what it came from; --down: what derives from it."),
+    depth: int | None = typer.Option(None, "--depth", help="Hops to follow (default: all)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the edges as JSON."),
+    url: str | None = URL_OPTION,
+) -> None:
+    """The lineage tree of a product, recursively, in either direction."""
+    cat = _open(url)
+    try:
+        root = cat.get(product_id)
+        edges = cat.lineage(product_id, "up" if up else "down", depth)
+        ids = {e.input_id if up else e.product_id for e in edges}
+        recs = {i: cat.get(i) for i in ids}
+    finally:
+        cat.close()
+    if as_json:
+        print(json.dumps([{"product_id": e.product_id, "input_id": e.input_id, "depth": e.depth} for e in edges]))
+        return
+    children: dict[int, list[int]] = {}
+    for e in edges:
+        parent, child = (e.product_id, e.input_id) if up else (e.input_id, e.product_id)
+        children.setdefault(parent, []).append(child)
+
+    def label(r: ProductRecord) -> str:
+        return f"{r.id} {r.product_type} {r.site or ''} {r.path}"
+
+    out_console.print(label(root), highlight=False)
+    seen: set[int] = set()
+
+    def walk(node: int, indent: str) -> None:
+        kids = sorted(set(children.get(node, [])))
+        for i, k in enumerate(kids):
+            last = i == len(kids) - 1
+            mark = "└─ " if last else "├─ "
+            again = " (see above)" if k in seen else ""
+            out_console.print(indent + mark + label(recs[k]) + again, highlight=False)
+            if k not in seen:
+                seen.add(k)
+                walk(k, indent + ("   " if last else "│  "))
+
+    walk(product_id, "")
+
+
+@app.command("ingest")
+def ingest(
+    paths: list[Path] = PATHS_ARGUMENT,
+    product_type: str = typer.Option(..., "--type", help="Product type code; selects the product reader."),
+    url: str | None = URL_OPTION,
+) -> None:
+    """Catalogue files through the product reader registered for their type (idempotent)."""
+    from viq_host.catalog.ops import ingest_path
+    from viq_host.plugins import load_plugins
+
+    readers = load_plugins().product_readers
+    cat = _open(url)
+    try:
+        for path in paths:
+            rec = ingest_path(cat, path, product_type, readers)
+            out_console.print(f"{rec.id}\t{rec.product_type}\t{rec.path}", highlight=False)
+    finally:
+        cat.close()
+
+
+@app.command("verify")
+def verify(
+    roots: list[Path] = ROOTS_OPTION,
+    quick: bool = typer.Option(False, "--quick", help="Compare sizes only, no checksums."),
+    url: str | None = URL_OPTION,
+) -> None:
+    """Files against rows: missing, changed and orphaned files. Exit code 1 if anything is off."""
+    from viq_host.catalog.ops import verify as run_verify
+
+    scan = roots or [r for r in settings().data_roots if r.exists()]
+    cat = _open(url)
+    try:
+        report = run_verify(cat, scan, checksums=not quick)
+    finally:
+        cat.close()
+    for rec in report.missing:
+        out_console.print(f"missing\t{rec.id}\t{rec.path}", highlight=False)
+    for rec, why in report.changed:
+        out_console.print(f"changed\t{rec.id}\t{rec.path}\t{why}", highlight=False)
+    for path in report.orphaned:
+        out_console.print(f"orphaned\t-\t{path}", highlight=False)
+    out_console.print(
+        f"{report.checked} products checked: {len(report.missing)} missing, {len(report.changed)} changed, "
+        f"{len(report.orphaned)} orphaned files",
+        highlight=False,
+    )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("stats")
+def stats(
+    site: str | None = typer.Option(None, "--site", help="Only this site."),
+    url: str | None = URL_OPTION,
+) -> None:
+    """Active products per type (and per site)."""
+    cat = _open(url)
+    try:
+        q = ProductQuery(site=site)
+        per_type = cat.count_by("product_type", q)
+        per_site = cat.count_by("site", q)
+    finally:
+        cat.close()
+    for title, counts in (("product type", per_type), ("site", per_site)):
+        table = Table(title, "products")
+        for k, n in sorted(counts.items()):
+            table.add_row(k, str(n))
+        out_console.print(table)
+
+
+@app.command("migrate")
+def migrate(url: str | None = URL_OPTION) -> None:
+    """Bring the catalog schema to the version of this VIQ (forward migrations)."""
+    cat = _open(url, migrate=False)
+    try:
+        before = cat.schema_version()
+        applied = cat.migrate()
+        after = cat.schema_version()
+    finally:
+        cat.close()
+    if applied:
+        out_console.print(f"schema version {before} → {after} (applied {applied})", highlight=False)
+    else:
+        out_console.print(f"schema version {after}: up to date", highlight=False)
