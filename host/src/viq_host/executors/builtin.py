@@ -18,7 +18,14 @@ def _local(settings: Settings) -> Executor:
     return LocalExecutor(settings)
 
 
+def _drmaa(settings: Settings) -> Executor:
+    from viq_host.executors.drmaa import DrmaaExecutor  # imports drmaa (needs the library) only when chosen
+
+    return DrmaaExecutor(settings)
+
+
 @hookimpl
 def viq_add_executors(registry: ComponentRegistry) -> None:
-    """Register the local subprocess executor."""
+    """Register the local subprocess executor and the Grid Engine (DRMAA) executor."""
     registry.add("local", _local)
+    registry.add("drmaa", _drmaa)

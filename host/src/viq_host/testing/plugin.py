@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from viq_host.testing.services import postgis_server_url, postgis_url
+from viq_host.testing.services import postgis_server_url, postgis_url, sge_available
 
-__all__ = ["postgis_server_url", "postgis_url"]
+__all__ = ["postgis_server_url", "postgis_url", "sge_available"]

@@ -58,3 +58,30 @@ def postgis_url(postgis_server_url: str) -> Iterator[str]:
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def sge_available() -> str:
+    """A running Grid Engine usable through DRMAA (``scripts/services/sge.sh setup``); returns the library path.
+
+    Checks that the qmaster answers and that the DRMAA library loads in this process; otherwise skips the
+    test (fails under ``VIQ_REQUIRE_SERVICES=1``).
+    """
+    import shutil
+    import subprocess
+
+    if shutil.which("qstat") is None:
+        missing_service("Grid Engine (qstat not found; run scripts/services/sge.sh setup)")
+    try:
+        done = subprocess.run(["qstat", "-u", "*"], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        missing_service(f"Grid Engine ({err})")
+    if done.returncode != 0:
+        missing_service(f"Grid Engine qmaster ({(done.stderr or done.stdout).strip()})")
+    try:
+        from viq_host.executors.drmaa import load_drmaa
+
+        load_drmaa()
+    except Exception as err:
+        missing_service(f"the DRMAA library ({err})")
+    return os.environ["DRMAA_LIBRARY_PATH"]
