@@ -32,14 +32,21 @@ class Tx:
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.dialect == "postgresql" else sql
 
+    def _run(self, sql: str, params: Sequence[Any]) -> None:
+        # psycopg2 interpolates '%' whenever a parameter tuple is passed, even an empty one
+        if params:
+            self._cur.execute(self._sql(sql), tuple(params))
+        else:
+            self._cur.execute(self._sql(sql))
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; the number of rows it changed."""
-        self._cur.execute(self._sql(sql), tuple(params))
+        self._run(sql, params)
         return int(self._cur.rowcount or 0)
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """All rows of a query."""
-        self._cur.execute(self._sql(sql), tuple(params))
+        self._run(sql, params)
         return [tuple(r) for r in self._cur.fetchall()]
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:

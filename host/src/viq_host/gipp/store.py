@@ -748,7 +748,7 @@ class GippStore:
                     f"{expected_revision}; GIPP now {current.status.value}); review the store and try again"
                 )
             if target == GippStatus.OPER:
-                closed = self._close_previous(tx, current)
+                closed = self._close_previous(tx, current, operator)
             tx.execute(
                 "UPDATE gipp SET status = ?, ever_oper = ever_oper + ? WHERE id = ?",
                 (target.value, 1 if target == GippStatus.OPER else 0, gipp_id),
@@ -767,7 +767,7 @@ class GippStore:
             )
         return self.get(gipp_id)
 
-    def _close_previous(self, tx: Tx, new: GippRecord) -> list[dict[str, Any]]:
+    def _close_previous(self, tx: Tx, new: GippRecord, operator: str) -> list[dict[str, Any]]:
         closed: list[dict[str, Any]] = []
         for other in self._rows(tx, "gipp_type = ? AND status = ?", (new.gipp_type, "OPER")):
             if other.id == new.id or not other.validity.overlaps(new.validity):
@@ -790,13 +790,12 @@ class GippStore:
                 )
             new_stop = new.validity.start
             tx.execute("UPDATE gipp SET valid_stop = ? WHERE id = ?", (_t(new_stop, stop=True), other.id))
-            entry = {
-                "gipp_id": other.id,
+            entry: dict[str, Any] = {
                 "old_stop": _t(other.validity.stop, stop=True),
                 "new_stop": _t(new_stop, stop=True),
             }
-            self._audit(tx, "viq", "close-validity", other.id, f"superseded by GIPP #{new.id}", **entry)
-            closed.append(entry)
+            self._audit(tx, operator, "close-validity", other.id, f"superseded by GIPP #{new.id}", **entry)
+            closed.append({"gipp_id": other.id, **entry})
         return closed
 
     def retire(self, gipp_id: int, *, operator: str, reason: str) -> GippRecord:
