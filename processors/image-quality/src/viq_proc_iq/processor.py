@@ -396,7 +396,7 @@ def _write_curves(path: Path, edges: Sequence[_Edge]) -> None:
                 band = ch.name or ch.label
                 for kind, xs, ys in (
                     ("esf", c.esf_position, c.esf),
-                    ("lsf", c.esf_position, c.lsf),
+                    ("lsf", c.lsf_position, c.lsf),
                     ("mtf", c.frequency, c.mtf),
                 ):
                     for x, y in zip(xs, ys, strict=True):
@@ -415,12 +415,15 @@ def _write_plot(path: Path, edges: Sequence[_Edge], title: str) -> None:
     fig, axes = plt.subplots(len(edges), 3, figsize=(13, 3.6 * len(edges)), squeeze=False)
     for row, edge in zip(axes, edges, strict=True):
         ax_esf, ax_lsf, ax_mtf = row
-        for ch in edge.channels:
+        rgb = {ch.name for ch in edge.channels} >= {"R", "G", "B"}
+        for k, ch in enumerate(edge.channels):
             c = ch.curve
-            colour = _COLOURS.get(ch.name or "", "black")
-            style = "-" if ch.name is None or len(edge.channels) == 1 else "--"
+            if rgb:  # colour channels dashed in their colour, luminance solid black
+                colour, style = _COLOURS.get(ch.name or "", "black"), ("-" if ch.name is None else "--")
+            else:
+                colour, style = f"C{k % 10}", "-"
             ax_esf.plot(c.esf_position, c.esf, style, color=colour, lw=1, label=ch.label)
-            ax_lsf.plot(c.esf_position, c.lsf / max(float(np.max(c.lsf)), 1e-12), style, color=colour, lw=1)
+            ax_lsf.plot(c.lsf_position, c.lsf / max(float(np.max(c.lsf)), 1e-12), style, color=colour, lw=1)
             ax_mtf.plot(c.frequency, c.mtf, style, color=colour, lw=1.2, label=f"{ch.label}: MTF50 {c.mtf50:.3f}")
         c0 = edge.channels[-1].curve
         r = edge.region

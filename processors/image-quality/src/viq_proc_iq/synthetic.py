@@ -31,6 +31,8 @@ def gaussian_edge(
     aperture_samples: int = 0,
     noise_std: float = 0.0,
     seed: int = 0,
+    offset_px: float = 0.0,
+    bend_px: float = 0.0,
 ) -> FloatArray:
     """An image ``shape = (rows, cols)`` holding one straight edge through its centre blurred by a Gaussian PSF.
 
@@ -39,6 +41,9 @@ def gaussian_edge(
     :param aperture_samples: 0 samples the blurred edge at pixel centres; ``s > 0`` averages ``s × s``
         sub-samples per pixel (a square pixel aperture).
     :param noise_std: standard deviation of additive white Gaussian noise.
+    :param offset_px: shift of the edge from the image centre, across the edge.
+    :param bend_px: quadratic bow of the edge: ``bend_px`` across the edge at both ends relative to the
+        centre (a curved edge, e.g. from distortion).
     """
     rows, cols = shape
     s = max(aperture_samples, 1)
@@ -49,7 +54,8 @@ def gaussian_edge(
     t = math.tan(math.radians(angle_deg))
     c = math.cos(math.radians(angle_deg))
     across, along = ((y - yc), (x - xc)) if horizontal else ((x - xc), (y - yc))
-    dist = (across - along * t) * c
+    half = (cols if horizontal else rows) / 2.0
+    dist = (across - along * t - offset_px - bend_px * (along / half) ** 2) * c
     step = 0.5 * (1.0 + _erf(dist / (math.sqrt(2.0) * sigma_px)))
     img = low + (high - low) * step.mean(axis=(2, 3))
     if noise_std > 0:
