@@ -323,9 +323,7 @@ class SlantedEdgeMtf(Processor):
         if params.roi is not None:
             x0, y0, w, h = params.roi
             if x0 < 0 or y0 < 0 or x0 + w > info.width or y0 + h > info.height:
-                raise ParameterError(
-                    f"roi {x0},{y0},{w},{h} is not inside the {info.width}×{info.height} image"
-                )
+                raise ParameterError(f"roi {x0},{y0},{w},{h} is not inside the {info.width}×{info.height} image")
             return [EdgeRegion(x0, y0, w, h, True, math.inf)]
         if rgb:
             probe = luminance(np.stack([image.read(b) for b in (1, 2, 3)]), params.luminance_weights)
@@ -333,9 +331,7 @@ class SlantedEdgeMtf(Processor):
             probe = image.read(bands[0])
         ctx.logger.info(f"searching edges in {info.width}×{info.height} px (no roi given)")
         try:
-            report = find_edge_regions(
-                probe, size=params.search_window_px, limits=limits, saturation_level=saturation
-            )
+            report = find_edge_regions(probe, size=params.search_window_px, limits=limits, saturation_level=saturation)
         except EdgeError as err:
             raise ProcessingError(str(err)) from err
         if not report.regions:
