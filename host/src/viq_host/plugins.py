@@ -218,3 +218,46 @@ def load_plugins(extra: list[object] | None = None, *, entry_points_enabled: boo
     pm.hook.viq_add_product_readers(registry=plugins.product_readers)
     pm.hook.viq_add_gipp_types(registry=plugins.gipp_types)
     return plugins
+
+
+EXTRA_PLUGINS_ENV = "VIQ_EXTRA_PLUGINS"
+"""Environment variable naming extra plugins as ``module:attr,module2,…`` (used by the testing kit)."""
+
+
+class _ProcessorPlugin:
+    """Adapter registering one processor class named directly in ``VIQ_EXTRA_PLUGINS``."""
+
+    def __init__(self, processor: type[Processor]) -> None:
+        self.processor = processor
+        self.__name__ = f"{processor.__module__}.{processor.__qualname__}"
+
+    @hookspecs.hookimpl
+    def viq_add_processors(self, registry: hookspecs.ProcessorRegistry) -> None:
+        registry.add(self.processor)
+
+
+def extra_plugins_from_env(value: str | None = None) -> list[object]:
+    """Plugins named by ``VIQ_EXTRA_PLUGINS`` (or ``value``): each ``module`` or ``module:attr``.
+
+    ``attr`` may be a dotted path inside the module; a :class:`Processor` subclass is wrapped in a plugin
+    that registers it. An entry that cannot be imported is a :class:`RegistryError` (it was asked for
+    explicitly, so it is not silently skipped).
+    """
+    import importlib
+
+    spec = os.environ.get(EXTRA_PLUGINS_ENV, "") if value is None else value
+    found: list[object] = []
+    for item in (part.strip() for part in spec.split(",")):
+        if not item:
+            continue
+        module_name, _, attr = item.partition(":")
+        try:
+            obj: Any = importlib.import_module(module_name)
+            for part in filter(None, attr.split(".")):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError) as err:
+            raise RegistryError(f"{EXTRA_PLUGINS_ENV} entry {item!r} cannot be loaded: {err}") from err
+        if isinstance(obj, type) and issubclass(obj, Processor):
+            obj = _ProcessorPlugin(obj)
+        found.append(obj)
+    return found
