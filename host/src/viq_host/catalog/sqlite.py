@@ -73,7 +73,8 @@ class SqliteCatalog(SqlCatalog):
         self._conn.execute("PRAGMA cache_size = -65536")
         self._conn.create_function("viq_intersects", 2, _intersects, deterministic=True)
         self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied TEXT NOT NULL, "
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+            "applied TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')), "
             "description TEXT NOT NULL)"
         )
         version = self.schema_version()

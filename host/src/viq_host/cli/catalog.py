@@ -203,7 +203,7 @@ def ingest(
     try:
         for path in paths:
             rec = ingest_path(cat, path, product_type, readers)
-            out_console.print(f"{rec.id}\t{rec.product_type}\t{rec.path}", highlight=False)
+            typer.echo(f"{rec.id}\t{rec.product_type}\t{rec.path}")
     finally:
         cat.close()
 
@@ -224,11 +224,11 @@ def verify(
     finally:
         cat.close()
     for rec in report.missing:
-        out_console.print(f"missing\t{rec.id}\t{rec.path}", highlight=False)
+        typer.echo(f"missing\t{rec.id}\t{rec.path}")
     for rec, why in report.changed:
-        out_console.print(f"changed\t{rec.id}\t{rec.path}\t{why}", highlight=False)
+        typer.echo(f"changed\t{rec.id}\t{rec.path}\t{why}")
     for path in report.orphaned:
-        out_console.print(f"orphaned\t-\t{path}", highlight=False)
+        typer.echo(f"orphaned\t-\t{path}")
     out_console.print(
         f"{report.checked} products checked: {len(report.missing)} missing, {len(report.changed)} changed, "
         f"{len(report.orphaned)} orphaned files",
