@@ -1,0 +1,120 @@
+"""The assembled host: settings, plugins, catalog, GIPP store and job service on one database.
+
+``open_host()`` is what the CLI, the daemon and the demo use; tests build the same object on a temporary
+``VIQ_HOME`` (and a PostGIS URL when they test that backend).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from viq_host.catalog import Catalog, NewProduct, open_catalog
+from viq_host.config import Settings, load_settings
+from viq_host.gipp.store import GippStore, open_gipp_store
+from viq_host.jobs.store import AttemptRecord, JobRecord
+from viq_host.jobs.validate import ValidatedJob
+from viq_host.plugins import Plugins
+from viq_host.service import JobService, quiet_plugins
+from viq_interfaces.result import ProcessorResult
+
+if TYPE_CHECKING:
+    from viq_host.executors.base import Executor
+
+
+class CatalogIngest:
+    """The service's ``ingest`` callback: outputs, lineage, GIPP versions and measurements in one transaction."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def input_ids(self, validated: ValidatedJob) -> list[int]:
+        """Catalog ids of the run's inputs; inputs not yet catalogued are catalogued first (as external)."""
+        ids: list[int] = []
+        for items in validated.inputs.values():
+            for item in items:
+                if item.product_id is not None:
+                    ids.append(item.product_id)
+                    continue
+                found = self.catalog.find_by_path(item.path)
+                if found is None and item.path.is_file():
+                    meta = dict(item.metadata)
+                    found = self.catalog.ingest(
+                        NewProduct(product_type=item.product_type, path=str(item.path), metadata=meta)
+                    )
+                if found is not None:
+                    ids.append(found.id)
+        return ids
+
+    def __call__(
+        self, job: JobRecord, attempt: AttemptRecord, validated: ValidatedJob, result: ProcessorResult
+    ) -> None:
+        order = validated.order
+        gipp_versions = {
+            f"{g.gipp_type}{'_' + g.band if g.band else ''}": str(g.version)
+            for items in validated.gipps.values()
+            for g in items
+        }
+        starts = [o.sensing_start for o in result.outputs if o.sensing_start is not None]
+        sensing = order.sensing_start or (min(starts) if starts else None) or datetime.now(UTC)
+        sites = [o.site for o in result.outputs if o.site]
+        self.catalog.ingest_outputs(
+            result.outputs,
+            job_id=job.id,
+            attempt_id=attempt.id,
+            processor=job.processor,
+            processor_version=job.version,
+            input_ids=self.input_ids(validated),
+            gipp_versions=gipp_versions,
+            base_dir=Path(attempt.work_dir),
+            measurements=result.measurements,
+            sensing_time=sensing,
+            site=order.site or (sites[0] if sites else None),
+        )
+
+
+@dataclass
+class Host:
+    """Everything one VIQ installation is made of."""
+
+    settings: Settings
+    plugins: Plugins
+    catalog: Catalog
+    gipps: GippStore
+    service: JobService
+
+    def close(self) -> None:
+        """Close the service, the catalog and the GIPP store."""
+        self.service.close()
+        self.catalog.close()
+        self.gipps.close()
+
+    def __enter__(self) -> Host:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_host(
+    settings: Settings | None = None, *, plugins: Plugins | None = None, executor: Executor | None = None
+) -> Host:
+    """Open the catalog and GIPP store on ``settings.database_url`` and a job service that ingests into them."""
+    settings = settings or load_settings()
+    settings.ensure_dirs()
+    plugins = plugins or quiet_plugins()
+    catalog = open_catalog(settings.database_url, plugins)
+    gipps = open_gipp_store(settings.database_url, plugins, directory=settings.home / "gipp")
+    service = JobService(settings, plugins=plugins, executor=executor, ingest=CatalogIngest(catalog))
+    _attach_gipp_resolver(service, gipps)
+    return Host(settings, plugins, catalog, gipps, service)
+
+
+def _attach_gipp_resolver(service: JobService, gipps: GippStore) -> None:
+    """Let job validation resolve the GIPPs in force from the store (when the service supports it)."""
+    from viq_host.gipp.resolver import make_gipp_resolver
+
+    if hasattr(service, "gipp_resolver"):
+        service.gipp_resolver = make_gipp_resolver(gipps)
