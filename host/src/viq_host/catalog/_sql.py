@@ -218,7 +218,15 @@ class SqlCatalog(abc.ABC):
             )
         return ", ".join(cols)
 
-    def _record(self, row: Sequence[Any]) -> ProductRecord:
+    def _records(self, rows: Sequence[Sequence[Any]]) -> list[ProductRecord]:
+        """Decode many rows; footprints are converted WKB → WKT in one vectorised call."""
+        import numpy as np
+
+        fps = np.array([None if r[8] is None else bytes(r[8]) for r in rows], dtype=object)
+        wkts = shapely.to_wkt(shapely.from_wkb(fps), rounding_precision=-1) if len(rows) else []
+        return [self._record(r, w) for r, w in zip(rows, wkts, strict=True)]
+
+    def _record(self, row: Sequence[Any], wkt: str | None = None) -> ProductRecord:
         (
             pid,
             ptype,
@@ -243,8 +251,7 @@ class SqlCatalog(abc.ABC):
             state,
             sup,
         ) = row
-        wkt = None
-        if fp is not None:
+        if fp is not None and wkt is None:
             wkt = shapely.to_wkt(shapely.from_wkb(bytes(fp)), rounding_precision=-1)
         created_dt = self._dec_time(created)
         assert created_dt is not None
@@ -347,10 +354,9 @@ class SqlCatalog(abc.ABC):
                 sql, ps = self._spatial_clause(area)
                 conds.append(sql)
                 params += ps
-        states = [str(ProductState(s)) for s in query.states]
-        if len(states) < 3:
-            conds.append("p.state IN (" + ", ".join("?" for _ in states) + ")")
-            params += states
+        # state values are enum members, inlined as literals so the planners can use the state-led indexes
+        states = sorted({str(ProductState(s)) for s in query.states})
+        conds.insert(0, "p.state IN (" + ", ".join(f"'{s}'" for s in states) + ")")
         prefix = ("WITH RECURSIVE " + ", ".join(ctes) + " ") if ctes else ""
         where = " AND ".join(conds) if conds else "1 = 1"
         return prefix, where, cte_params + params
@@ -364,7 +370,7 @@ class SqlCatalog(abc.ABC):
         sql = f"{prefix}SELECT {self._select()} FROM product p WHERE {where} ORDER BY p.id LIMIT ?"
         with self._tx() as tx:
             rows = tx.q(sql, [*params, query.limit + 1])
-        items = [self._record(r) for r in rows[: query.limit]]
+        items = self._records(rows[: query.limit])
         return Page(items=items, next_after=items[-1].id if len(rows) > query.limit else None)
 
     def iter_search(self, query: ProductQuery) -> Iterator[ProductRecord]:

@@ -1,11 +1,16 @@
 -- Schema version 2: rows are never deleted (state + superseded_by + event history); the path is unique among
--- active rows only; the measurement time series.
+-- active rows only; the search indexes lead with the state (queries select active rows by default);
+-- the measurement time series.
 ALTER TABLE product ADD COLUMN state text NOT NULL DEFAULT 'active'
     CHECK (state IN ('active', 'superseded', 'deleted'));
 ALTER TABLE product ADD COLUMN superseded_by bigint REFERENCES product (id);
 DROP INDEX product_path;
 CREATE UNIQUE INDEX product_path_active ON product (path) WHERE state = 'active';
 CREATE INDEX product_path ON product (path);
+DROP INDEX product_site_type_time;
+DROP INDEX product_type_time;
+CREATE INDEX product_state_site_type_time ON product (state, site, product_type, sensing_start);
+CREATE INDEX product_state_type_time ON product (state, product_type, sensing_start);
 CREATE TABLE product_event (
     id bigserial PRIMARY KEY,
     product_id bigint NOT NULL REFERENCES product (id),
