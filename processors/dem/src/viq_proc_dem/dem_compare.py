@@ -86,7 +86,7 @@ def read_dem(path: Path, nodata_default: float | None) -> Dem:
 
 def reference_on_dem_grid(ref: Dem, dem: Dem, pad: int) -> NDArray[np.float64]:
     """The reference on the DEM's grid grown by ``pad`` cells each side (sliced when aligned, else bilinear)."""
-    t = dem.grid.transform * Affine.translation(-pad, -pad)
+    t = dem.grid.transform @ Affine.translation(-pad, -pad)
     padded = GridSpec(t, dem.grid.width + 2 * pad, dem.grid.height + 2 * pad)
     off = pixel_offset(ref.grid.transform, padded.transform) if ref.crs == dem.crs else None
     if off is not None:
@@ -236,5 +236,5 @@ def _unit(crs: CRS) -> str:
 
 
 def _ullr(grid: GridSpec, dx: float, dy: float) -> dict[str, float]:
-    t = grid.transform * Affine.translation(dx, dy)
+    t = grid.transform @ Affine.translation(dx, dy)
     return {"ulx": t.c, "uly": t.f, "lrx": t.c + t.a * grid.width, "lry": t.f + t.e * grid.height}

@@ -16,11 +16,16 @@ from pyproj import Transformer
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
+from rasterio.io import MemoryFile
+from rasterio.vrt import WarpedVRT
 from rasterio.warp import reproject, transform_bounds
 from rasterio.windows import Window
 
 from viq_proc_dem.errors import DemInputError, SiteError
 from viq_proc_dem.mosaic import GridSpec, Layer, is_north_up, pixel_offset
+
+GDAL_DEFAULT_TOLERANCE = 0.125
+"""gdalwarp's default approximation error of the coordinate transformation (source pixels)."""
 
 RESAMPLING = {
     "nearest": Resampling.nearest,
@@ -153,16 +158,36 @@ def read_on_grid(tile: TileInfo, grid: GridSpec, band: int = 1) -> Layer | None:
         valid &= data != tile.nodata
     if np.issubdtype(data.dtype, np.floating):
         valid &= np.isfinite(data)
-    transform = grid.transform * Affine.translation(gc0, gr0)
+    transform = grid.transform @ Affine.translation(gc0, gr0)
     return Layer(data[None, ...], valid[None, ...], transform)
 
 
 def warp(
     data: NDArray[np.floating], src_transform: Affine, src_crs: CRS, dst: GridSpec, dst_crs: CRS,
-    resampling: str, num_threads: int = 1,
+    resampling: str, num_threads: int = 1, tolerance: float = 0.125,
 ) -> NDArray[np.float32]:
-    """Warp float ``data`` (NaN = nodata) onto ``dst`` with GDAL; NaN where there is no value."""
+    """Warp float ``data`` (NaN = nodata) onto ``dst`` with GDAL; NaN where there is no value.
+
+    ``tolerance`` is GDAL's approximation error of the coordinate transformation, in source pixels (0: exact,
+    taken as 1e-6 px since GDAL's VRT warper refuses 0).
+    """
     out = np.full((dst.height, dst.width), np.nan, dtype=np.float32)
+    if tolerance != GDAL_DEFAULT_TOLERANCE:
+        # rasterio's array reproject always approximates with 0.125 px; a WarpedVRT takes the threshold
+        src = np.asarray(data, dtype=np.float32)
+        with MemoryFile() as mem:
+            with mem.open(
+                driver="GTiff", width=src.shape[1], height=src.shape[0], count=1, dtype="float32", crs=src_crs,
+                transform=src_transform, nodata=np.nan,
+            ) as wds:
+                wds.write(src, 1)
+            with mem.open() as ds, WarpedVRT(
+                ds, crs=dst_crs, transform=dst.transform, width=dst.width, height=dst.height,
+                resampling=RESAMPLING[resampling], tolerance=max(tolerance, 1e-6), src_nodata=np.nan, nodata=np.nan,
+                warp_extras={"NUM_THREADS": num_threads},
+            ) as vrt:
+                out[...] = vrt.read(1)
+        return out
     reproject(
         np.asarray(data, dtype=np.float32), out, src_transform=src_transform, src_crs=src_crs, src_nodata=np.nan,
         dst_transform=dst.transform, dst_crs=dst_crs, dst_nodata=np.nan, resampling=RESAMPLING[resampling],

@@ -102,6 +102,10 @@ class ReferenceDemParameters(BaseModel):
     )
     slope_aspect: bool = Field(default=True, description="Also write slope and aspect COGs.")
     compress: Literal["DEFLATE", "ZSTD", "LZW"] = Field(default="DEFLATE", description="COG compression.")
+    warp_tolerance_px: float = Field(
+        default=0.125, ge=0, le=1, description="GDAL's approximation error of the warp transformation in source "
+        "pixels (gdalwarp -et; 0 = exact per pixel, slower)."
+    )
     num_threads: int = Field(default=1, ge=1, le=64, description="GDAL threads for warping and compression.")
     file_class: str = Field(default="TEST", pattern=r"^[A-Z0-9_]{4}$", description="Earth Explorer file class.")
     file_version: int = Field(default=1, ge=0, le=9999, description="File version (4 digits in the name).")
@@ -252,7 +256,7 @@ def _uncovered_output_points(m: Mosaic, wcrs: CRS, out_grid: GridSpec, out_crs: 
                                   always_xy=True)
         wx, wy = tr.transform(xx.ravel(), yy.ravel())
     wt = ~m.grid.transform
-    c, r = wt * (np.asarray(wx), np.asarray(wy))
+    c, r = wt @ (np.asarray(wx), np.asarray(wy))
     ci, ri = np.floor(c).astype(np.int64), np.floor(r).astype(np.int64)
     inside = (ri >= 0) & (ri < m.grid.height) & (ci >= 0) & (ci < m.grid.width)
     ok = np.zeros(ri.shape, dtype=bool)
@@ -390,13 +394,13 @@ def build(
     timings["geoid"] = time.perf_counter() - t2
 
     t3 = time.perf_counter()
-    heights = warp(z, wgrid.transform, wcrs, out_grid, out_crs, p.resampling, p.num_threads)
+    heights = warp(z, wgrid.transform, wcrs, out_grid, out_crs, p.resampling, p.num_threads, p.warp_tolerance_px)
     # a cell is flagged when a filled source cell takes part in its interpolation (same kernel as the heights)
     out_code = np.zeros(heights.shape, dtype=np.uint8)
     for value in (FROM_SECONDARY, INTERPOLATED):
         if (code == value).any():
             w = warp((code == value).astype(np.float32), wgrid.transform, wcrs, out_grid, out_crs, p.resampling,
-                     p.num_threads)
+                     p.num_threads, p.warp_tolerance_px)
             out_code[np.abs(w) > 1e-6] = value
     timings["warp"] = time.perf_counter() - t3
     if log is not None:
