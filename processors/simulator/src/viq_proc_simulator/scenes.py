@@ -125,7 +125,7 @@ def synthetic_scene(cfg: InstrumentConfig, bands: tuple[str, ...], shape: tuple[
     weights: dict[str, tuple[float, ...]] = {}
     for band in bands:
         e = cfg.band(band).reference_radiance / 0.35  # radiance of a unit reflectance
-        mix = 0.25 + 0.5 * (int(band[1:]) - 1) / 11.0
+        mix = 0.25 + 0.5 * (cfg.band(band).centre_nm - 424.0) / 485.0  # by wavelength: B5 and B6 see one scene
         weights[band] = (e * 0.45 * (1 - mix), e * 0.45 * mix, e * 0.05)
     return Scene([c1, c2], weights, "synthetic fractal (two components)")
 

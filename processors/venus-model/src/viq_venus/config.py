@@ -306,7 +306,8 @@ def describe_validation_error(err: ValidationError, prefix: str = "") -> str:
     for item in err.errors():
         loc = ".".join(str(p) for p in item["loc"] if p != "__root__")
         where = ".".join(p for p in (prefix, loc) if p)
-        lines.append(f"{where or '<root>'}: {item['msg']}")
+        msg = str(item["msg"]).removeprefix("Value error, ")
+        lines.append(f"{where}: {msg}" if where else msg)
     return "; ".join(lines)
 
 

@@ -87,7 +87,7 @@ def mtf50(cfg: InstrumentConfig, band: str, direction: str) -> float:
 
 
 _EDGE_CACHE: dict[tuple[str, str, str, float], tuple[FloatArray, FloatArray]] = {}
-_KERNEL_CACHE: dict[tuple[str, str, str], tuple[float, FloatArray]] = {}
+_KERNEL_CACHE: dict[tuple[str, str, str], tuple[int, FloatArray]] = {}
 
 
 def _edge_table(cfg: InstrumentConfig, band: str, direction: str, angle_deg: float) -> tuple[FloatArray, FloatArray]:
@@ -118,21 +118,36 @@ def edge_spread(
     return np.interp(np.asarray(distance_px, dtype=np.float64), d, esf, left=0.0, right=1.0)
 
 
-def _kernel_table(cfg: InstrumentConfig, band: str, direction: str) -> tuple[float, FloatArray]:
-    """Windowed band-limited LSF h(x) = 2∫_0^½ OTF(f) cos(2πfx) df on a fine grid; returns (step, values)."""
+FRACTION_STEPS = 256
+"""Fractional positions tabulated per pixel in the resampling kernel table."""
+
+
+def _kernel_table(cfg: InstrumentConfig, band: str, direction: str) -> tuple[int, FloatArray]:
+    """Least-squares blur-and-shift filters: row ``q`` holds the taps ``m = -K/2 … K/2+1`` for fraction q/256.
+
+    Each filter's frequency response ``Σ_m w_m e^{-2πi f (m − r)}`` matches the system OTF on 0…0.45 cy/px
+    (weighted towards low frequencies, exact at f = 0) so that shifts are exact and the blur is the MTF.
+    """
     key = (cfg.fingerprint(), band, direction)
     if key in _KERNEL_CACHE:
         return _KERNEL_CACHE[key]
-    taps = cfg.mtf.kernel_taps
-    half = taps / 2.0
-    step = 1.0 / 256.0
-    x = np.arange(-half - 2.0, half + 2.0 + step / 2, step)
-    df = 1.0 / 4096.0
-    f = np.arange(df / 2, 0.5, df)
+    half = cfg.mtf.kernel_taps // 2
+    m = np.arange(-half, half + 2, dtype=np.float64)
+    f = np.linspace(0.0, 0.45, 91)
     otf = system_otf(f, cfg, band, direction)
-    h = 2.0 * (np.cos(2 * math.pi * np.outer(x, f)) @ otf) * df
-    window = np.where(np.abs(x) < half, 0.5 * (1.0 + np.cos(math.pi * x / half)), 0.0)
-    _KERNEL_CACHE[key] = (step, h * window)
+    weight = np.sqrt(np.where(f <= 0.3, 1.0, 0.3))
+    weight[0] = 100.0
+    table = np.empty((FRACTION_STEPS, m.size))
+    for q in range(FRACTION_STEPS):
+        r = q / FRACTION_STEPS
+        phase = 2 * math.pi * np.outer(f, m - r)
+        a = np.vstack([np.cos(phase) * weight[:, None], np.sin(phase) * weight[:, None]])
+        b = np.concatenate([otf * weight, np.zeros_like(f)])
+        # a small ridge keeps the far taps quiet
+        a = np.vstack([a, 0.02 * np.diag(np.abs(m - r) / half)])
+        b = np.concatenate([b, np.zeros(m.size)])
+        table[q] = np.linalg.lstsq(a, b, rcond=None)[0]
+    _KERNEL_CACHE[key] = (half, table)
     return _KERNEL_CACHE[key]
 
 
@@ -141,16 +156,20 @@ def resampling_weights(
 ) -> FloatArray:
     """Weights of a blur-and-shift filter: ``out = Σ_k w_k · s[n0 + taps_k]`` samples the blurred scene at ``n0 + r``.
 
-    ``r`` (any shape) is the fractional position, ``taps`` the integer tap offsets. The kernel is the
-    system LSF band-limited to Nyquist (so a shift is exact at low frequency), Hann-windowed to
-    ``kernel_taps`` pixels and normalised to unit sum (a uniform scene stays exactly uniform).
+    ``r`` (any shape, ≥ 0) is the position relative to ``n0``, ``taps`` the integer tap offsets (they must
+    cover ``floor(r) − K/2 … floor(r) + K/2 + 1``). The filters are least-squares fits of the system OTF up
+    to 0.45 cy/px, exact at DC (a uniform scene stays uniform), tabulated every 1/256 px.
     """
-    step, table = _kernel_table(cfg, band, direction)
-    half = cfg.mtf.kernel_taps / 2.0 + 2.0
-    x = taps.astype(np.float64)[None, :] - np.asarray(r, dtype=np.float64).reshape(-1, 1)
-    pos = (x + half) / step
-    idx = np.clip(np.rint(pos).astype(np.int64), 0, table.size - 1)
-    w = table[idx]
+    half, table = _kernel_table(cfg, band, direction)
+    rr = np.asarray(r, dtype=np.float64).reshape(-1)
+    whole = np.floor(rr)
+    q = np.rint((rr - whole) * FRACTION_STEPS).astype(np.int64)
+    carry = q == FRACTION_STEPS
+    whole = whole + carry
+    q[carry] = 0
+    rel = taps.astype(np.int64)[None, :] - whole.astype(np.int64)[:, None] + half
+    inside = (rel >= 0) & (rel < table.shape[1])
+    w = np.where(inside, table[q[:, None], np.clip(rel, 0, table.shape[1] - 1)], 0.0)
     w /= w.sum(axis=1, keepdims=True)
     return np.asarray(w.reshape(*np.shape(r), taps.size), dtype=np.float64)
 
