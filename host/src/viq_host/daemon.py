@@ -32,15 +32,13 @@ from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
 from viq_host.config import Settings
-from viq_host.jobs.store import AttemptRecord, JobRecord, JobState
+from viq_host.jobs.store import JobState
 from viq_host.reconcile import ReconcileReport, reconcile
 from viq_interfaces.errors import InvalidJobOrder, ViqError
 from viq_interfaces.exitcodes import exit_code_for
 
 if TYPE_CHECKING:
-    from viq_host.jobs.validate import ValidatedJob
     from viq_host.service import JobService
-    from viq_interfaces.result import ProcessorResult
 
 ORDER_SUFFIXES = (".xml",)
 
@@ -75,40 +73,10 @@ def reason_text(original: Path, err: BaseException) -> str:
     return "\n".join(lines) + "\n"
 
 
-def catalog_ingest(settings: Settings, service: JobService) -> Callable[..., None]:
-    """An ingest callback writing each successful attempt's outputs and measurements to the catalog.
-
-    The catalog's ``ingest_outputs`` is idempotent per attempt, so a crash between ingestion and the attempt's
-    DONE record cannot catalogue anything twice.
-    """
-    from viq_host.catalog import open_catalog
-
-    state: dict[str, Any] = {}
-
-    def ingest(job: JobRecord, attempt: AttemptRecord, validated: ValidatedJob, result: ProcessorResult) -> None:
-        if "catalog" not in state:
-            state["catalog"] = open_catalog(settings.database_url, service.registry)
-        state["catalog"].ingest_outputs(
-            result.outputs,
-            job_id=job.id,
-            attempt_id=attempt.id,
-            processor=job.processor,
-            processor_version=job.version,
-            base_dir=Path(attempt.work_dir) / "out",
-            measurements=result.measurements,
-        )
-
-    def close() -> None:
-        if "catalog" in state:
-            state.pop("catalog").close()
-
-    ingest.close = close  # type: ignore[attr-defined]
-    return ingest
-
-
 @dataclass
 class Daemon:
-    """See the module docstring. ``service`` defaults to a :class:`JobService` ingesting into the catalog."""
+    """See the module docstring. ``service`` defaults to the one of :func:`viq_host.host.open_host` (ingesting
+    each successful attempt into the catalog, idempotently per attempt)."""
 
     settings: Settings
     service: JobService | None = None
@@ -153,7 +121,7 @@ class Daemon:
 
     def run(self, *, until: Callable[[], bool] | None = None) -> int:
         """Run until stopped (or ``until()`` is true after a pass); returns 0."""
-        from viq_host.service import JobService
+        from viq_host.host import Host, open_host
 
         self.settings.ensure_dirs()
         for name in ("spool", "done", "failed", "rejected"):
@@ -163,13 +131,11 @@ class Daemon:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 installed.append((sig, signal.signal(sig, self._on_signal)))
-        owned = self.service is None
-        ingest: Any = None
+        host: Host | None = None
         try:
             if self.service is None:
-                self.service = JobService(self.settings)
-                ingest = catalog_ingest(self.settings, self.service)
-                self.service.ingest = ingest
+                host = open_host(self.settings)
+                self.service = host.service
             service = self.service
             self._heartbeat("starting")
             self.reconciled = reconcile(service)
@@ -186,11 +152,9 @@ class Daemon:
                     break
             self._shutdown(service)
         finally:
-            if owned and self.service is not None:
-                self.service.close()
+            if host is not None:
+                host.close()
                 self.service = None
-            if ingest is not None:
-                ingest.close()
             for sig, previous in installed:
                 signal.signal(sig, previous)
             with contextlib.suppress(OSError):
@@ -332,4 +296,4 @@ class Daemon:
                 )
 
 
-__all__ = ["Daemon", "DaemonError", "catalog_ingest", "reason_text"]
+__all__ = ["Daemon", "DaemonError", "reason_text"]

@@ -392,7 +392,14 @@ class DrmaaExecutor:
             if attempt_id in self._finished:
                 return TaskState.FINISHED
             job = self._by_attempt.get(attempt_id)
-        if job is not None and not job.adopted:
+        if job is not None and job.adopted:
+            # watched by the watcher thread, which delivers the outcome: never block on the accounting grace here
+            try:
+                found = qstat_jobs().get(job_name(attempt_id))
+            except DrmaaError:
+                found = None
+            return _state_of_letters(found[1]) if found is not None else TaskState.RUNNING
+        if job is not None:
             try:
                 status = str(self._session.jobStatus(job.external_id))
             except self._drmaa.errors.DrmaaException:
