@@ -186,7 +186,9 @@ class SlantedEdgeMtf(Processor):
         ctx.logger.info(f"slanted-edge MTF of {product.path.name} ({product.product_type})")
         try:
             with open_image(product.path) as image:
-                edges, warns = self._measure(ctx, params, image, product.product_type, dict(product.metadata))
+                edges, warns = self._measure(
+                    ctx, params, image, product.product_type, dict(product.metadata), product.path
+                )
         except ImageReadError as err:
             raise MissingInputError(str(err)) from err
         stem = product.path.stem
@@ -241,6 +243,7 @@ class SlantedEdgeMtf(Processor):
         image: EdgeImage,
         product_type: str,
         metadata: dict[str, Any],
+        product_path: Path,
     ) -> tuple[list[_Edge], list[str]]:
         info = image.info
         rgb = params.colour == "rgb" or (params.colour == "auto" and info.is_rgb)
@@ -258,7 +261,7 @@ class SlantedEdgeMtf(Processor):
             max_angle_deg=params.max_angle_deg,
             min_contrast_to_noise=params.min_contrast_to_noise,
         )
-        names = _band_names(info.descriptions, bands, rgb)
+        names = _band_names(info.descriptions, bands, rgb, _single_band_name(product_path, metadata))
         regions = self._regions(ctx, params, image, bands, rgb, limits, saturation)
         warns: list[str] = []
         edges: list[_Edge] = []
@@ -357,11 +360,27 @@ def _saturation(
     return integer_max
 
 
-def _band_names(descriptions: Sequence[str | None], bands: Sequence[int], rgb: bool) -> list[str | None]:
+_BAND_IN_NAME = re.compile(r"_B(\d{1,2})(?=[._])", re.IGNORECASE)
+
+
+def _single_band_name(path: Path, metadata: dict[str, Any]) -> str | None:
+    """Band of a one-band file: product metadata ``bands``/``band``, else ``…_B04.TIF`` in the name."""
+    meta = metadata.get("bands", metadata.get("band"))
+    if isinstance(meta, str):
+        return meta
+    if isinstance(meta, list | tuple) and len(meta) == 1 and isinstance(meta[0], str):
+        return meta[0]
+    m = _BAND_IN_NAME.search(path.name)
+    return f"B{int(m.group(1))}" if m else None
+
+
+def _band_names(
+    descriptions: Sequence[str | None], bands: Sequence[int], rgb: bool, single: str | None = None
+) -> list[str | None]:
     if rgb:
         return ["R", "G", "B"]
     if len(descriptions) == 1 and not descriptions[0]:
-        return [None]
+        return [single]
     return [descriptions[b - 1] or f"B{b}" for b in bands]
 
 
