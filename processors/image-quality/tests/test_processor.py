@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import write_tiff
+from iq_helpers import write_tiff
 from PIL import Image
 
 from viq_interfaces import (

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import read_image
+from iq_helpers import read_image
 
 from viq_proc_iq import sfr
 
