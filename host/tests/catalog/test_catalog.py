@@ -423,3 +423,18 @@ def test_count_by_type_for_one_site(catalog: Catalog, populated: Truth) -> None:
     assert catalog.count_by("product_type", ProductQuery(site="NARYN")) == expected
     with pytest.raises(InvalidQuery):
         catalog.count_by("path; DROP TABLE product", ProductQuery())
+
+
+def test_bulk_load_keeps_special_characters(catalog: Catalog) -> None:
+    """Tabs, newlines, backslashes, quotes and non-ASCII in paths and metadata survive the bulk path (COPY)."""
+    odd = NewProduct(
+        "VSC_L1VALD",
+        "/a/we\tird\\name\n'\"µ.tif",
+        size=1,
+        sha256=_sha(1),
+        metadata={"note": 'tab\tnewline\nback\\slash "q" µ', "n": None},
+        quality_flags=('has "quote"', "back\\slash"),
+    )
+    [pid] = catalog.add_products([odd])
+    got = catalog.get(pid)
+    assert (got.path, got.metadata, got.quality_flags) == (odd.path, dict(odd.metadata), odd.quality_flags)

@@ -869,5 +869,10 @@ def _is_unique_violation(err: Exception) -> bool:
 
 
 def dumps(value: Any) -> str:
-    """Compact, deterministic JSON."""
+    """Compact, deterministic JSON (empty containers without a call into the encoder)."""
+    if not value:
+        if isinstance(value, dict | Mapping):
+            return "{}"
+        if isinstance(value, list | tuple):
+            return "[]"
     return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)

@@ -426,8 +426,8 @@ class Catalog(Protocol):
 
 def utc(dt: datetime | None) -> datetime | None:
     """A timezone-aware UTC datetime (naive = UTC)."""
-    if dt is None:
-        return None
+    if dt is None or dt.tzinfo is UTC:
+        return dt
     if dt.tzinfo is None:
         return dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC)

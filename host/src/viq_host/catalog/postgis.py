@@ -34,7 +34,9 @@ def _copy_text(value: Any) -> str:
     if value is None:
         return "\\N"
     s = value if isinstance(value, str) else str(value)
-    return s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    if "\\" in s or "\t" in s or "\n" in s or "\r" in s:
+        return s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return s
 
 
 def _pg_array(items: Sequence[str]) -> str:

@@ -12,7 +12,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from viq_host.catalog._sql import SqlCatalog, Tx, dumps
-from viq_host.catalog.base import CatalogError, NewProduct
+from viq_host.catalog.base import CatalogConflict, CatalogError, NewProduct, utc
 from viq_host.catalog.migrations import migrations, split_statements
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -96,8 +96,6 @@ class SqliteCatalog(SqlCatalog):
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 if "UNIQUE constraint failed" in str(err):
-                    from viq_host.catalog.base import CatalogConflict
-
                     raise CatalogConflict(f"catalog: {err}") from err
                 raise CatalogError(f"catalog database error: {err}") from err
             except BaseException:
@@ -146,9 +144,7 @@ class SqliteCatalog(SqlCatalog):
     def _dec_time(self, value: Any) -> datetime | None:
         if value is None:
             return None
-        from datetime import timedelta
-
-        return _EPOCH + timedelta(microseconds=int(value))
+        return _EPOCH + timedelta(microseconds=value)
 
     def _enc_bands(self, bands: Sequence[str]) -> Any:
         return ("," + ",".join(bands) + ",") if bands else ""
@@ -160,13 +156,13 @@ class SqliteCatalog(SqlCatalog):
         return dumps(value)
 
     def _dec_json(self, value: Any) -> Any:
-        return json.loads(value) if value else {}
+        return json.loads(value) if value and value != "{}" else {}
 
     def _enc_flags(self, flags: Sequence[str]) -> Any:
         return dumps(list(flags))
 
     def _dec_flags(self, value: Any) -> tuple[str, ...]:
-        return tuple(json.loads(value)) if value else ()
+        return tuple(json.loads(value)) if value and value != "[]" else ()
 
     def _footprint_select(self) -> str:
         return "footprint"
@@ -257,6 +253,4 @@ class SqliteCatalog(SqlCatalog):
 
 
 def _utc(dt: datetime | None) -> datetime | None:
-    from viq_host.catalog.base import utc
-
     return utc(dt)

@@ -6,9 +6,10 @@ ALTER TABLE product ADD COLUMN state text NOT NULL DEFAULT 'active'
 ALTER TABLE product ADD COLUMN superseded_by bigint REFERENCES product (id);
 DROP INDEX product_path;
 CREATE UNIQUE INDEX product_path_active ON product (path) WHERE state = 'active';
-CREATE INDEX product_path ON product (path);
 DROP INDEX product_site_type_time;
 DROP INDEX product_type_time;
+-- the band filter always runs with site/type/time filters; a GIN index on bands cost more at ingest than it saved
+DROP INDEX product_bands;
 CREATE INDEX product_state_site_type_time ON product (state, site, product_type, sensing_start);
 CREATE INDEX product_state_type_time ON product (state, product_type, sensing_start);
 CREATE TABLE product_event (

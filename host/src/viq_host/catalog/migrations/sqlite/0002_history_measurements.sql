@@ -6,7 +6,6 @@ ALTER TABLE product ADD COLUMN state TEXT NOT NULL DEFAULT 'active'
 ALTER TABLE product ADD COLUMN superseded_by INTEGER REFERENCES product (id);
 DROP INDEX product_path;
 CREATE UNIQUE INDEX product_path_active ON product (path) WHERE state = 'active';
-CREATE INDEX product_path ON product (path);
 DROP INDEX product_site_type_time;
 DROP INDEX product_type_time;
 CREATE INDEX product_state_site_type_time ON product (state, site, product_type, sensing_start);
