@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -31,7 +32,7 @@ from pydantic import ValidationError
 from viq_host.config import Settings
 from viq_host.executors.base import Executor, TaskOutcome, TaskSpec, TaskState
 from viq_host.jobs.eegs import write_job_order
-from viq_host.jobs.model import JobOrder, JobOutput
+from viq_host.jobs.model import JobGipp, JobOrder, JobOutput
 from viq_host.jobs.reader import read_job_order
 from viq_host.jobs.store import (
     AttemptRecord,
@@ -42,14 +43,15 @@ from viq_host.jobs.store import (
     JobStoreError,
     new_job_id,
 )
-from viq_host.jobs.validate import ValidatedJob, validate_job_order
+from viq_host.jobs.validate import GippResolver, ValidatedJob, validate_job_order
 from viq_host.logging import HostLog, host_log
 from viq_host.plugins import Plugins, PluginWarning, extra_plugins_from_env, load_plugins
 from viq_host.worker import CANCEL_FILE, OUTPUT_SUBDIR, RESULT_FILE, SETTINGS_FILE
+from viq_interfaces.context import GippInForce
 from viq_interfaces.declaration import ProcessorDeclaration
 from viq_interfaces.errors import InvalidJobOrder, ViqError
 from viq_interfaces.exitcodes import ExitCode, Severity, severity
-from viq_interfaces.icdlog import parse_line
+from viq_interfaces.icdlog import LogLine, parse_line
 from viq_interfaces.result import ProcessorResult
 
 JOB_ORDER_FILE = "JobOrder.xml"
@@ -230,6 +232,18 @@ def quiet_plugins(extra: Sequence[object] = ()) -> Plugins:
         return load_plugins([*extra_plugins_from_env(), *extra])
 
 
+_STAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
+
+
+def _embedded_icd_line(text: str) -> LogLine | None:
+    for match in _STAMP.finditer(text):
+        if match.start() > 0:
+            parsed = parse_line(text[match.start() :])
+            if parsed is not None:
+                return parsed
+    return None
+
+
 class _Tail:
     """Incremental reader of a growing ``stdout.log``: ICD lines become events, other text is skipped."""
 
@@ -254,10 +268,13 @@ class _Tail:
         events: list[tuple[str, str, str]] = []
         progress: float | None = None
         for raw in lines:
-            parsed = parse_line(raw.decode("utf-8", errors="replace"))
+            text = raw.decode("utf-8", errors="replace")
+            parsed = parse_line(text)
             if parsed is None:
                 self.garbage += int(bool(raw.strip()))
-                continue
+                parsed = _embedded_icd_line(text)  # an ICD line glued to text printed without a newline
+                if parsed is None:
+                    continue
             if parsed.level == "D":
                 continue
             if parsed.level == "P":
@@ -285,8 +302,14 @@ def _absolute(name: str, base: Path) -> str:
     return name if path.is_absolute() else os.path.normpath(base / path)
 
 
-def attempt_order(order: JobOrder, declaration: ProcessorDeclaration) -> JobOrder:
-    """The order as written into an attempt's work dir: input/GIPP paths absolute, every output to ``out/``."""
+def attempt_order(
+    order: JobOrder, declaration: ProcessorDeclaration, gipps: Mapping[str, Sequence[GippInForce]] | None = None
+) -> JobOrder:
+    """The order as written into an attempt's work dir: input/GIPP paths absolute, every output to ``out/``.
+
+    ``gipps`` (the GIPPs resolved at validation) are written as explicit GIPP files, so that the worker runs
+    with exactly the versions the host chose, without a GIPP store of its own.
+    """
     base = order.source.parent if order.source is not None else Path.cwd()
     inputs = tuple(
         i.model_copy(update={"file_names": tuple(_absolute(n, base) for n in i.file_names)})
@@ -294,11 +317,20 @@ def attempt_order(order: JobOrder, declaration: ProcessorDeclaration) -> JobOrde
         else i
         for i in order.inputs
     )
-    gipps = tuple(g.model_copy(update={"path": _absolute(g.path, base)}) for g in order.gipps)
+    explicit = tuple(g.model_copy(update={"path": _absolute(g.path, base)}) for g in order.gipps)
+    named = {(g.gipp_type, g.path) for g in explicit}
+    resolved = tuple(
+        JobGipp(gipp_type=gtype, path=str(g.path))
+        for gtype, items in (gipps or {}).items()
+        for g in items
+        if (gtype, str(g.path)) not in named
+    )
     outputs = tuple(
         JobOutput(port=p.name, file_type=p.product_type, directory=OUTPUT_SUBDIR) for p in declaration.outputs
     )
-    return order.model_copy(update={"inputs": inputs, "gipps": gipps, "outputs": outputs, "source": None})
+    return order.model_copy(
+        update={"inputs": inputs, "gipps": explicit + resolved, "outputs": outputs, "source": None}
+    )
 
 
 # ------------------------------------------------------------------------------------------ service
@@ -320,6 +352,8 @@ class JobService:
     ingest: Ingest | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
     poll_seconds: float = 0.25
+    gipp_resolver: GippResolver | None = None
+    """Resolves the GIPPs in force at validation (the GIPP store); they are written into each attempt's order."""
     _log: HostLog | None = field(default=None, init=False)
     _validated: dict[str, ValidatedJob] = field(default_factory=dict, init=False)
     _active: dict[str, _Active] = field(default_factory=dict, init=False)
@@ -377,7 +411,7 @@ class JobService:
     def validate(self, source: Path | str | JobOrder, *, lenient: bool = False) -> ValidatedJob:
         """Read (if a path) and validate a job order against the registry, the declaration and the file system."""
         order = source if isinstance(source, JobOrder) else self.read(Path(source), lenient=lenient)
-        return validate_job_order(order, self.registry, self.settings)
+        return validate_job_order(order, self.registry, self.settings, gipp_resolver=self.gipp_resolver)
 
     def submit(self, source: Path | str | JobOrder, *, priority: int = 0, lenient: bool = False) -> str:
         """Validate and store a job (QUEUED); return its id. A rejected order raises InvalidJobOrder."""
@@ -493,6 +527,21 @@ class JobService:
         """Run every QUEUED job of the store to completion (highest priority, then oldest, first)."""
         return self.run_until_done([j.id for j in self.jobs.queued_jobs()], progress=progress)
 
+    # -- building blocks of an outer loop (the daemon): one turn at a time -------------------------------
+
+    def start(self, job_id: str) -> None:
+        """Start the next attempt of a QUEUED job now (what run_until_done does for each QUEUED job)."""
+        self._start_attempt(job_id)
+
+    def step(self, wait: float) -> None:
+        """One turn of the loop: act on cancels, start due retries, collect exits (waiting up to ``wait`` s)."""
+        self._tick(wait)
+
+    @property
+    def in_flight(self) -> int:
+        """Attempts this service is running plus retries it has scheduled."""
+        return len(self._active) + len(self._delayed)
+
     def close(self) -> None:
         """Stop: tasks still running under this service are killed and recorded as FAILED; release everything."""
         if self._active and self.executor is not None:
@@ -584,7 +633,7 @@ class JobService:
         cached = self._validated.get(job.id)
         if cached is None:
             order = JobOrder.model_validate_json(job.order_json)
-            cached = validate_job_order(order, self.registry, self.settings)
+            cached = validate_job_order(order, self.registry, self.settings, gipp_resolver=self.gipp_resolver)
             self._validated[job.id] = cached
         return cached
 
@@ -616,9 +665,9 @@ class JobService:
         work_dir = Path(attempt.work_dir)
         try:
             work_dir.mkdir(parents=True, exist_ok=False)
-            (work_dir / SETTINGS_FILE).write_text(self.settings.model_dump_json(), encoding="utf-8")
+            (work_dir / SETTINGS_FILE).write_text(self._attempt_settings(validated).model_dump_json(), encoding="utf-8")
             job_order = work_dir / JOB_ORDER_FILE
-            write_job_order(attempt_order(validated.order, decl), job_order)
+            write_job_order(attempt_order(validated.order, decl, validated.gipps), job_order)
             resources = decl.resources
             order = validated.order
             if order.cores is not None and order.cores > resources.cores:
@@ -651,6 +700,18 @@ class JobService:
                  work_dir=str(work_dir))
         self._active[attempt.id] = _Active(job_id, attempt, validated, _Tail(work_dir / STDOUT_FILE))
         self._emit(ProgressEvent(job_id, attempt.id, "state", state=AttemptState.SUBMITTED.value))
+
+    def _attempt_settings(self, validated: ValidatedJob) -> Settings:
+        """Settings for the worker: the GIPPs resolved by the host are readable where the store keeps them."""
+        roots = list(self.settings.data_roots)
+        for items in validated.gipps.values():
+            for g in items:
+                parent = Path(g.path).parent
+                if not any(parent.is_relative_to(r) for r in roots):
+                    roots.append(parent)
+        if roots == list(self.settings.data_roots):
+            return self.settings
+        return self.settings.model_copy(update={"data_roots": roots})
 
     def _abandon(self, active: _Active, reason: str) -> None:
         attempt = self.jobs.attempt(active.attempt.id)

@@ -32,9 +32,9 @@ from viq_host.config import Settings, load_settings
 from viq_host.jobs.model import JobOrder
 from viq_host.jobs.reader import read_job_order
 from viq_host.jobs.validate import validate_job_order
-from viq_host.plugins import PluginWarning, extra_plugins_from_env, load_plugins
+from viq_host.plugins import Plugins, PluginWarning, extra_plugins_from_env, load_plugins
 from viq_interfaces.context import RunContext
-from viq_interfaces.errors import InvalidJobOrder, ProcessingError
+from viq_interfaces.errors import InvalidJobOrder, ProcessingError, RegistryError
 from viq_interfaces.exitcodes import ExitCode, exit_code_for
 from viq_interfaces.icdlog import IcdLogger
 from viq_interfaces.result import ProcessorResult, RunStatus
@@ -43,6 +43,42 @@ RESULT_FILE = "result.json"
 CANCEL_FILE = "CANCEL"
 SETTINGS_FILE = "settings.json"
 OUTPUT_SUBDIR = "out"
+
+
+_LEVEL_NAMES = {"DEBUG": "D", "INFO": "I", "PROGRESS": "P", "WARNING": "W", "ERROR": "E"}
+
+
+class LevelFilter:
+    """A ProcessorLogger passing on only the ICD levels the job order asks for (List_of_Stdout_Log_Levels)."""
+
+    def __init__(self, inner: IcdLogger, levels: tuple[str, ...]) -> None:
+        self._inner = inner
+        wanted = {_LEVEL_NAMES.get(level.upper(), "") for level in levels}
+        self._levels = wanted or set(_LEVEL_NAMES.values())
+
+    def debug(self, message: str) -> None:
+        """Level D."""
+        if "D" in self._levels:
+            self._inner.debug(message)
+
+    def info(self, message: str) -> None:
+        """Level I."""
+        if "I" in self._levels:
+            self._inner.info(message)
+
+    def progress(self, percent: float, message: str = "") -> None:
+        """Level P."""
+        if "P" in self._levels:
+            self._inner.progress(percent, message)
+
+    def warning(self, message: str) -> None:
+        """Level W."""
+        if "W" in self._levels:
+            self._inner.warning(message)
+
+    def error(self, message: str) -> None:
+        """Level E (always written: errors are never filtered out)."""
+        self._inner.error(message)
 
 
 @dataclass
@@ -99,6 +135,29 @@ def write_result(work_dir: Path, payload: dict[str, Any]) -> None:
     os.replace(tmp, work_dir / RESULT_FILE)
 
 
+def worker_plugins(order: JobOrder, logger: IcdLogger | LevelFilter) -> Plugins:
+    """The registries the run needs; plugin warnings become D lines.
+
+    When ``VIQ_EXTRA_PLUGINS`` already provides the ordered processor, installed entry points are not
+    imported at all (the host validated the order against the full registry before submitting it).
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PluginWarning)
+        extras = extra_plugins_from_env()
+        plugins: Plugins | None = None
+        if extras:
+            plugins = load_plugins(extras, entry_points_enabled=False)
+            try:
+                plugins.processors.get(order.processor, order.version)
+            except RegistryError:
+                plugins = None
+        if plugins is None:
+            plugins = load_plugins(extras)
+    for caught_warning in caught:
+        logger.debug(str(caught_warning.message))
+    return plugins
+
+
 def run_task(job_order: Path) -> int:
     """Run the attempt described by ``job_order``; return the exit code (never raises)."""
     t0 = time.perf_counter()
@@ -109,7 +168,7 @@ def run_task(job_order: Path) -> int:
     signal.signal(signal.SIGTERM, cancel.handler)
     job_id = os.environ.get("VIQ_JOB_ID") or work_dir.parent.name
     attempt_id = os.environ.get("VIQ_ATTEMPT_ID") or work_dir.name
-    logger = IcdLogger("viq-task", "00.00", "viq-task")
+    logger: IcdLogger | LevelFilter = IcdLogger("viq-task", "00.00", "viq-task")
     payload: dict[str, Any] = {
         "job_id": job_id,
         "attempt_id": attempt_id,
@@ -125,12 +184,8 @@ def run_task(job_order: Path) -> int:
         settings = worker_settings(work_dir)
         order = read_job_order(job_order, max_bytes=settings.max_job_order_bytes)
         payload["processor"], payload["version"] = order.processor, order.version
-        logger = IcdLogger(order.processor, order.version, order.task or order.processor)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", PluginWarning)
-            plugins = load_plugins(extra_plugins_from_env())
-        for caught_warning in caught:
-            logger.debug(str(caught_warning.message))
+        logger = LevelFilter(IcdLogger(order.processor, order.version, order.task or order.processor), order.log_levels)
+        plugins = worker_plugins(order, logger)
         job = validate_job_order(order, plugins, settings)
         for warning in job.warnings:
             logger.warning(str(warning))
