@@ -90,20 +90,33 @@ def shift_bilinear(
     return out
 
 
-def _fit_sectors(dh: NDArray[np.float64], gx: NDArray[np.float64], gy: NDArray[np.float64]) -> tuple[float, float]:
+@dataclass(frozen=True)
+class _Sectors:
+    """Aspect sectors of the fixed DEM, computed once: cell order by sector and the sector boundaries."""
+
+    order: NDArray[np.int64]
+    bounds: NDArray[np.int64]
+    inv_slope: NDArray[np.float64]
+
+
+def _sectors(gx: NDArray[np.float64], gy: NDArray[np.float64]) -> _Sectors:
     slope = np.hypot(gx, gy)
-    ok = np.isfinite(dh) & np.isfinite(slope) & (slope > MIN_SLOPE)
-    target = dh[ok] / slope[ok]
-    theta = np.mod(np.arctan2(gy[ok], gx[ok]), 2 * np.pi)
+    ok = np.flatnonzero(np.isfinite(slope) & (slope > MIN_SLOPE))
+    theta = np.mod(np.arctan2(gy.ravel()[ok], gx.ravel()[ok]), 2 * np.pi)
     sector = np.minimum((theta / (2 * np.pi) * N_SECTORS).astype(np.int64), N_SECTORS - 1)
     order = np.argsort(sector, kind="stable")
-    sector_sorted = sector[order]
-    target_sorted = target[order]
-    bounds = np.searchsorted(sector_sorted, np.arange(N_SECTORS + 1))
+    bounds = np.searchsorted(sector[order], np.arange(N_SECTORS + 1))
+    cells = ok[order]
+    return _Sectors(order=cells, bounds=bounds, inv_slope=1.0 / slope.ravel()[cells])
+
+
+def _fit_sectors(dh: NDArray[np.float64], sec: _Sectors) -> tuple[float, float]:
+    target_sorted = dh.ravel()[sec.order] * sec.inv_slope
     centres: list[float] = []
     medians: list[float] = []
     for k in range(N_SECTORS):
-        t = target_sorted[bounds[k] : bounds[k + 1]]
+        t = target_sorted[sec.bounds[k] : sec.bounds[k + 1]]
+        t = t[np.isfinite(t)]
         if t.size < MIN_POINTS_PER_SECTOR:
             continue
         mu, sd = t.mean(), t.std()
@@ -143,6 +156,7 @@ def coregister(
     grads = np.gradient(sec)
     gy: NDArray[np.float64] = np.asarray(grads[0])  # rows downward: +y is +row
     gx: NDArray[np.float64] = np.asarray(grads[1])
+    sectors = _sectors(gx, gy)
     dx, dy = initial
     history: list[Iteration] = []
     converged = False
@@ -154,7 +168,7 @@ def coregister(
             raise CoregistrationError(f"the DEMs overlap on {int(fin.sum())} valid cells only after a shift of "
                                       f"({dx:.2f}, {dy:.2f}) px")
         # dh = ref(p + s) - ref(p + s_k) ≈ ∇·δ with the secondary's gradient standing for the reference's
-        ddx, ddy = _fit_sectors(dh, gx, gy)
+        ddx, ddy = _fit_sectors(dh, sectors)
         dx += ddx
         dy += ddy
         d = dh[fin]

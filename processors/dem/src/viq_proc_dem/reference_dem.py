@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pyproj
+from affine import Affine
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 from pyproj import Transformer
@@ -398,10 +399,15 @@ def build(
     # a cell is flagged when a filled source cell takes part in its interpolation (same kernel as the heights)
     out_code = np.zeros(heights.shape, dtype=np.uint8)
     for value in (FROM_SECONDARY, INTERPOLATED):
-        if (code == value).any():
-            w = warp((code == value).astype(np.float32), wgrid.transform, wcrs, out_grid, out_crs, p.resampling,
-                     p.num_threads, p.warp_tolerance_px)
-            out_code[np.abs(w) > 1e-6] = value
+        hit = code == value
+        if hit.any():
+            # only the filled cells' neighbourhood: GDAL skips output chunks with no source data
+            rr, cc = np.nonzero(hit)
+            r0, r1 = max(int(rr.min()) - SOURCE_PAD_PX, 0), min(int(rr.max()) + SOURCE_PAD_PX + 1, hit.shape[0])
+            c0, c1 = max(int(cc.min()) - SOURCE_PAD_PX, 0), min(int(cc.max()) + SOURCE_PAD_PX + 1, hit.shape[1])
+            w = warp(hit[r0:r1, c0:c1].astype(np.float32), wgrid.transform @ Affine.translation(c0, r0), wcrs,
+                     out_grid, out_crs, p.resampling, p.num_threads, p.warp_tolerance_px)
+            out_code[np.abs(np.nan_to_num(w)) > 1e-6] = value
     timings["warp"] = time.perf_counter() - t3
     if log is not None:
         log.info(f"mosaic {wgrid.width}x{wgrid.height} from {len(prim.tiles)} tile(s), {summary.cells} void cells")
