@@ -10,8 +10,8 @@ import inspect
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
-import click
 import typer.main
 
 from viq_host.config import Settings
@@ -56,8 +56,9 @@ def hooks_page() -> str:
     return "\n".join(lines)
 
 
-def _walk(cmd: click.Command, path: list[str], out: list[str]) -> None:
-    if isinstance(cmd, click.Group):
+def _walk(cmd: Any, path: list[str], out: list[str]) -> None:
+    """Document ``cmd`` (a click/typer command; typer may vendor its own click, so duck-typed)."""
+    if hasattr(cmd, "commands"):
         for sub_name in sorted(cmd.commands):
             _walk(cmd.commands[sub_name], [*path, sub_name], out)
         return
@@ -66,9 +67,9 @@ def _walk(cmd: click.Command, path: list[str], out: list[str]) -> None:
     out.append(inspect.cleandoc(cmd.help or "").split("\n\n")[0])
     out.append("")
     for param in cmd.params:
-        if isinstance(param, click.Option):
-            out.append(f"- `{', '.join(param.opts)}`: {param.help or ''}")
-        elif isinstance(param, click.Argument):
+        if getattr(param, "param_type_name", "") == "option":
+            out.append(f"- `{', '.join(param.opts)}`: {getattr(param, 'help', '') or ''}")
+        elif getattr(param, "param_type_name", "") == "argument":
             out.append(f"- `{param.name.upper() if param.name else '?'}` (argument)")
     out.append("")
 
