@@ -174,7 +174,7 @@ class Acquisition:
                 shape, p.relief_m, self.spec.seed
             )
         k = self.cfg.mtf.kernel_taps
-        self.margin = k // 2 + 4 + math.ceil(self._max_displacement())
+        self.margin = k // 2 + 5 + math.ceil(self._max_displacement())
         width = self.pixels + 2 * self.margin
         self.padded_width = width + (-width) % CHUNK
         shape = (self.lines + 2 * self.margin, self.padded_width)
@@ -256,23 +256,27 @@ class Acquisition:
         dy = d.dy(slice(i0, i1), centre_cols)
         ny0 = math.floor(float(dy.min()))
         r_span = math.floor(float(dy.max()) - ny0) + 1
-        taps = np.arange(-(k // 2), k // 2 + r_span + 1, dtype=np.int64)
+        taps = np.arange(-(k // 2), k // 2 + r_span + 2, dtype=np.int64)
         rows = self.scene.band_rows(band, m + i0 + ny0 + int(taps[0]), m + i1 + ny0 + int(taps[-1]))
         w = mtf.resampling_weights(dy - ny0, taps, self.cfg, band, "along").astype(np.float32)
         acc = np.zeros((nb, nch, CHUNK), dtype=np.float32)
         tmp = np.empty_like(acc)
         for t in range(taps.size):
+            if not w[:, :, t].any():
+                continue
             np.multiply(rows[t : t + nb].reshape(nb, nch, CHUNK), w[:, :, t, None], out=tmp)
             acc += tmp
         along = acc.reshape(nb, wg)
         dx = d.dx_line[i0:i1]
         nx0 = math.floor(float(dx.min()))
         rx_span = math.floor(float(dx.max()) - nx0) + 1
-        taps_x = np.arange(-(k // 2), k // 2 + rx_span + 1, dtype=np.int64)
+        taps_x = np.arange(-(k // 2), k // 2 + rx_span + 2, dtype=np.int64)
         wx = mtf.resampling_weights(dx - nx0, taps_x, self.cfg, band, "across").astype(np.float32)
         out = np.zeros((nb, self.pixels), dtype=np.float32)
         tmp2 = np.empty_like(out)
         for t in range(taps_x.size):
+            if not wx[:, t].any():
+                continue
             c0 = m + nx0 + int(taps_x[t])
             np.multiply(along[:, c0 : c0 + self.pixels], wx[:, t, None], out=tmp2)
             out += tmp2
@@ -289,7 +293,7 @@ class Acquisition:
         dy = d.dy(slice(i0, i1), gcols.astype(np.float64), heights)
         pos = m + np.arange(i0, i1)[:, None] + dy
         base = np.floor(pos).astype(np.int64)
-        taps = np.arange(-(k // 2), k // 2 + 2, dtype=np.int64)
+        taps = np.arange(-(k // 2), k // 2 + 3, dtype=np.int64)
         lo = int(base.min() + taps[0])
         hi = int(base.max() + taps[-1]) + 1
         rows = self.scene.band_rows(band, lo, hi)
@@ -301,7 +305,7 @@ class Acquisition:
         dx = d.dx_line[i0:i1]
         nx0 = math.floor(float(dx.min()))
         rx_span = math.floor(float(dx.max()) - nx0) + 1
-        taps_x = np.arange(-(k // 2), k // 2 + rx_span + 1, dtype=np.int64)
+        taps_x = np.arange(-(k // 2), k // 2 + rx_span + 2, dtype=np.int64)
         wx = mtf.resampling_weights(dx - nx0, taps_x, self.cfg, band, "across").astype(np.float32)
         out = np.zeros((nb, self.pixels), dtype=np.float32)
         for t in range(taps_x.size):
@@ -318,18 +322,23 @@ class Acquisition:
         i1 = min(self.lines, i0 + BLOCK_LINES)
         radiance = self.band_radiance(band, i0, i1)
         rng = np.random.default_rng([self.spec.seed, int(band[1:]), block, 0xD11])
+        # Z = a1·x + (a2 − a1)·max(x − Zs, 0): the two-slope response, in place
         x = radiance * np.float32(st.gain)
-        a1 = maps.a1.astype(np.float32)
-        a2 = maps.a2.astype(np.float32)
-        knee = maps.knee.astype(np.float32)
-        z = np.where(x <= knee, a1 * x, a1 * knee + a2 * (x - knee))
-        responsive = (maps.a1 > 0).astype(np.float32)
-        var = np.float32(st.noise_a) + np.float32(st.noise_b) * radiance * responsive
-        noise = rng.standard_normal(radiance.shape, dtype=np.float32)
-        noise *= np.sqrt(var)
-        noise *= maps.noise_factor.astype(np.float32)
-        value = z
+        value = x - maps.knee.astype(np.float32)
+        np.maximum(value, 0.0, out=value)
+        value *= (maps.a2 - maps.a1).astype(np.float32)
+        x *= maps.a1.astype(np.float32)
+        value += x
         value += maps.dark.astype(np.float32)
+        # σ² = A + B·L per column, folded with the NOISY factor and the BLIND (no shot noise) mask
+        nf2 = maps.noise_factor**2
+        a_col = (st.noise_a * nf2).astype(np.float32)
+        b_col = (st.noise_b * nf2 * (maps.a1 > 0)).astype(np.float32)
+        std = radiance * b_col
+        std += a_col
+        np.sqrt(std, out=std)
+        noise = rng.standard_normal(radiance.shape, dtype=np.float32)
+        noise *= std
         value += noise
         spikes: list[tuple[int, int, float]] = []
         px = self.cfg.pixels

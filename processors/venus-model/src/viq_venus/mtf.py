@@ -137,16 +137,17 @@ def _kernel_table(cfg: InstrumentConfig, band: str, direction: str) -> tuple[int
     otf = system_otf(f, cfg, band, direction)
     weight = np.sqrt(np.where(f <= 0.3, 1.0, 0.3))
     weight[0] = 100.0
-    table = np.empty((FRACTION_STEPS, m.size))
-    for q in range(FRACTION_STEPS):
-        r = q / FRACTION_STEPS
-        phase = 2 * math.pi * np.outer(f, m - r)
-        a = np.vstack([np.cos(phase) * weight[:, None], np.sin(phase) * weight[:, None]])
-        b = np.concatenate([otf * weight, np.zeros_like(f)])
-        # a small ridge keeps the far taps quiet
-        a = np.vstack([a, 0.02 * np.diag(np.abs(m - r) / half)])
-        b = np.concatenate([b, np.zeros(m.size)])
-        table[q] = np.linalg.lstsq(a, b, rcond=None)[0]
+    r = np.arange(FRACTION_STEPS, dtype=np.float64) / FRACTION_STEPS
+    phase = 2 * math.pi * f[None, :, None] * (m[None, None, :] - r[:, None, None])  # (q, f, m)
+    w2 = (weight**2)[None, :, None]
+    # normal equations of the weighted fit (cos part → OTF, sin part → 0) plus a ridge on the far taps
+    cos, sin = np.cos(phase), np.sin(phase)
+    normal = np.einsum("qfm,qfn->qmn", cos * w2, cos) + np.einsum("qfm,qfn->qmn", sin * w2, sin)
+    ridge = (0.02 * np.abs(m[None, :] - r[:, None]) / half) ** 2
+    normal += ridge[:, :, None] * np.eye(m.size)[None, :, :]
+    rhs = np.einsum("qfm,f->qm", cos * w2, otf)
+    table = np.linalg.solve(normal, rhs[:, :, None])[:, :, 0]
+    table /= table.sum(axis=1, keepdims=True)
     _KERNEL_CACHE[key] = (half, table)
     return _KERNEL_CACHE[key]
 
@@ -167,10 +168,12 @@ def resampling_weights(
     carry = q == FRACTION_STEPS
     whole = whole + carry
     q[carry] = 0
-    rel = taps.astype(np.int64)[None, :] - whole.astype(np.int64)[:, None] + half
-    inside = (rel >= 0) & (rel < table.shape[1])
-    w = np.where(inside, table[q[:, None], np.clip(rel, 0, table.shape[1] - 1)], 0.0)
-    w /= w.sum(axis=1, keepdims=True)
+    start = whole.astype(np.int64) - half - int(taps[0])
+    width = table.shape[1]
+    if taps.size != int(taps[-1] - taps[0]) + 1 or start.min() < 0 or int(start.max()) + width > taps.size:
+        raise ValueError("taps must be consecutive and cover floor(r) - K/2 ... floor(r) + K/2 + 1")
+    w = np.zeros((rr.size, taps.size))
+    w[np.arange(rr.size)[:, None], start[:, None] + np.arange(width)[None, :]] = table[q]
     return np.asarray(w.reshape(*np.shape(r), taps.size), dtype=np.float64)
 
 
