@@ -92,7 +92,19 @@ class RawProduct:
                         data = ds.read(1, window=Window(0, i0, self.columns, n))
                 except (RasterioError, OSError) as err:
                     raise BadInputError(f"{path.name}: truncated or unreadable at lines {i0}–{i0 + n}: {err}") from err
-                yield i0, np.asarray(data).astype(np.uint16, copy=False)
+                arr = np.asarray(data)
+                if arr.dtype.kind == "f":
+                    bad = ~np.isfinite(arr)
+                    if bad.any():
+                        raise BadInputError(
+                            f"{path.name}: {int(bad.sum())} NaN/nodata samples in lines {i0}–{i0 + n}; raw DN "
+                            "must be complete"
+                        )
+                if arr.dtype != np.uint16:
+                    if arr.min() < 0 or arr.max() > 65535:
+                        raise BadInputError(f"{path.name}: values outside the DN range 0–65535")
+                    arr = np.rint(arr).astype(np.uint16)
+                yield i0, arr
 
     def read(self, band: str) -> U16:
         """The whole band in memory (lines × columns)."""

@@ -92,7 +92,7 @@ def _line_through_origin(x: F64, w: F64, z: F64) -> tuple[F64, F64]:
 def fit_two_slope(lv: LevelMeans, dark_var: F64 | None = None) -> tuple[F64, F64, F64, F64, F64, B]:
     """Unnormalised per-detector fit in radiance units: (a1', a2', K, σ_a1', σ_K, two_slope mask)."""
     order = np.argsort(lv.radiance)
-    L = lv.radiance[order]
+    rad = lv.radiance[order]
     z = lv.z[order]
     vm = lv.var_mean[order]
     nl, p = z.shape
@@ -102,14 +102,14 @@ def fit_two_slope(lv: LevelMeans, dark_var: F64 | None = None) -> tuple[F64, F64
     dvar = np.zeros(p) if dark_var is None else dark_var
 
     def a1_sigma(idx: slice) -> F64:
-        wl = w[idx] * L[idx]
-        sxx = float(np.sum(wl * L[idx]))
+        wl = w[idx] * rad[idx]
+        sxx = float(np.sum(wl * rad[idx]))
         var = np.einsum("l,lp->p", wl * wl, vm[idx]) / sxx**2 + dvar * (float(np.sum(wl)) / sxx) ** 2
         out: F64 = np.sqrt(var)
         return out
 
-    a1_lin, _ = _line_through_origin(L, w, z)
-    best_sse = np.einsum("l,lp->p", w, (z - a1_lin[None, :] * L[:, None]) ** 2)
+    a1_lin, _ = _line_through_origin(rad, w, z)
+    best_sse = np.einsum("l,lp->p", w, (z - a1_lin[None, :] * rad[:, None]) ** 2)
     a1 = a1_lin.copy()
     a2 = a1_lin.copy()
     knee = np.full(p, np.inf)
@@ -118,29 +118,29 @@ def fit_two_slope(lv: LevelMeans, dark_var: F64 | None = None) -> tuple[F64, F64
     two = np.zeros(p, dtype=bool)
     for s in range(1, nl - 1):
         lo, hi = slice(0, s), slice(s, nl)
-        a1s, _ = _line_through_origin(L[lo], w[lo], z[lo])
-        wa, La, za = w[hi], L[hi], z[hi]
-        sw, sx, sxx = float(wa.sum()), float(np.sum(wa * La)), float(np.sum(wa * La * La))
+        a1s, _ = _line_through_origin(rad[lo], w[lo], z[lo])
+        wa, rad_a, za = w[hi], rad[hi], z[hi]
+        sw, sx, sxx = float(wa.sum()), float(np.sum(wa * rad_a)), float(np.sum(wa * rad_a * rad_a))
         sy = np.einsum("l,lp->p", wa, za)
-        sxy = np.einsum("l,lp->p", wa * La, za)
+        sxy = np.einsum("l,lp->p", wa * rad_a, za)
         det = sw * sxx - sx * sx
         a2s = (sw * sxy - sx * sy) / det
         bs = (sxx * sy - sx * sxy) / det
         delta = a1s - a2s
         with np.errstate(divide="ignore", invalid="ignore"):
             ks = bs / delta
-        sse = np.einsum("l,lp->p", w[lo], (z[lo] - a1s[None, :] * L[lo, None]) ** 2) + np.einsum(
-            "l,lp->p", wa, (za - a2s[None, :] * La[:, None] - bs[None, :]) ** 2
+        sse = np.einsum("l,lp->p", w[lo], (z[lo] - a1s[None, :] * rad[lo, None]) ** 2) + np.einsum(
+            "l,lp->p", wa, (za - a2s[None, :] * rad_a[:, None] - bs[None, :]) ** 2
         )
-        ok = np.isfinite(ks) & (ks >= L[s - 1]) & (ks <= L[s]) & (sse < best_sse)
+        ok = np.isfinite(ks) & (ks >= rad[s - 1]) & (ks <= rad[s]) & (sse < best_sse)
         if not ok.any():
             continue
         # covariance of (a2, b) from the above-knee fit, with per-detector level variances
         var_a1 = a1_sigma(lo) ** 2
         # propagate with the weighted-LS sandwich: Cov = (XᵀWX)⁻¹ Xᵀ W V W X (XᵀWX)⁻¹
         inv = np.array([[sw, -sx], [-sx, sxx]]) / det  # rows: a2, b
-        ga = inv[0, 0] * wa * La + inv[0, 1] * wa
-        gb = inv[1, 0] * wa * La + inv[1, 1] * wa
+        ga = inv[0, 0] * wa * rad_a + inv[0, 1] * wa
+        gb = inv[1, 0] * wa * rad_a + inv[1, 1] * wa
         var_a2 = np.einsum("l,lp->p", ga * ga, vm[hi])
         var_b = np.einsum("l,lp->p", gb * gb, vm[hi])
         cov_ab = np.einsum("l,lp->p", ga * gb, vm[hi])
@@ -308,7 +308,7 @@ def fit_side_slither(
     (below the knee) or saturated are not used: side-slither data without known radiance constrain the
     slopes relative to the array, not the mean non-linearity.
     """
-    n, p = z.shape
+    p = z.shape[1]
     gain = np.ones(p)
     good = np.ones(p, dtype=bool)
     defects: dict[int, str] = {}
