@@ -101,3 +101,28 @@ def test_runs_through_the_real_host(tmp_path: Path) -> None:
     assert len(raws) == 2 and all(o.site == "SUDOUE-1" and o.tdi == 8 and o.footprint_wkt for o in raws)
     assert all(Path(o.path).is_file() for o in outcome.outputs)
     assert any(o.product_type == "GIP_DARKCU" for o in outcome.outputs)
+
+
+def test_geotiff_scene_from_shared_data(tmp_path: Path) -> None:
+    """A real GeoTIFF scene (shared Landsat RGB) drives the texture and the georeferencing of the products."""
+    src = Path(__file__).resolve().parents[4] / "shared" / "data" / "landsat7_rgb_mosaic" / "reference" / "RGB.byte.tif"
+    if not src.is_file():
+        pytest.skip("shared data not present")
+    import numpy as np
+    import rasterio
+
+    run = simulate(tmp_path, acquisition="scene", scene_path=str(src), bands=("B4",), lines=96, pixels=96,
+                   products=("reference",), truth_gipps=False)
+    ref = run.of_type("AUX_REFIMG")[0]
+    with rasterio.open(ref.band_files["B4"]) as out, rasterio.open(src) as source:
+        assert out.crs == source.crs
+        left, bottom, right, top = source.bounds
+        assert left < out.bounds.left < out.bounds.right < right and bottom < out.bounds.bottom < top
+        green = source.read(2).astype(float)
+        radiance = out.read(1).ravel()
+    r0, c0 = source.height // 2 - 48, source.width // 2 - 48
+    best = max(
+        np.corrcoef(green[r0 + dr : r0 + dr + 96, c0 + dc : c0 + dc + 96].ravel(), radiance)[0, 1]
+        for dr in range(-12, 13) for dc in range(-12, 13)
+    )
+    assert best > 0.99  # the texture is the source's green band, one source pixel per VENµS pixel

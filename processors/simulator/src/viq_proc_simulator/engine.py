@@ -14,6 +14,7 @@ from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
+from affine import Affine
 
 from viq_interfaces.errors import ConfigurationError
 from viq_proc_simulator.params import SimulatorParameters
@@ -183,7 +184,8 @@ class Acquisition:
             if grid is not None:
                 m = self.margin
                 t = grid.transform
-                self.grid = Grid(grid.crs, t * t.translation(m, m), self.pixels, self.lines, self.gsd)
+                shifted = Affine(t.a, t.b, t.c + (t.a + t.b) * m, t.d, t.e, t.f + (t.d + t.e) * m)
+                self.grid = Grid(grid.crs, shifted, self.pixels, self.lines, self.gsd)
         else:
             scene = synthetic_scene(self.cfg, p.bands, shape, self.spec.seed)
         self.scene = scene

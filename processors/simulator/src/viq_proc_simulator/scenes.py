@@ -40,7 +40,8 @@ class Grid:
     def corners_lonlat(self) -> list[tuple[float, float]]:
         """Footprint ring (UL, UR, LR, LL, UL) in lon/lat (EPSG:4326)."""
         t = self.transform
-        pts = [t * (0, 0), t * (self.width, 0), t * (self.width, self.height), t * (0, self.height)]
+        cr = [(0, 0), (self.width, 0), (self.width, self.height), (0, self.height)]
+        pts = [(t.c + t.a * c + t.b * r, t.f + t.d * c + t.e * r) for c, r in cr]
         xs, ys = warp_transform(self.crs, "EPSG:4326", [p[0] for p in pts], [p[1] for p in pts])
         ring = [(round(float(x), 7), round(float(y), 7)) for x, y in zip(xs, ys, strict=True)]
         return [*ring, ring[0]]
