@@ -50,7 +50,9 @@ class NoiseParameters(CandidateParameters):
         default=None, gt=0.0, description="Radiance of the SNR, W m-2 sr-1 µm-1; None = the band's desert reference."
     )
     clip_sigma: float = Field(default=5.0, ge=3.0, le=20.0, description="Sigma clipping of the temporal samples.")
-    max_saturated_fraction: float = Field(default=0.001, ge=0.0, le=1.0, description="Refuse flats above this.")
+    max_saturated_fraction: float = Field(
+        default=0.02, ge=0.0, le=1.0, description="Refuse a flat where more than this fraction of detectors saturate."
+    )
 
 
 class NoiseModel(Processor):
@@ -118,10 +120,10 @@ class NoiseModel(Processor):
             for p in flats:
                 st = column_stats(block_source([p], band), p.lines, n_pixels, clip_sigma=params.clip_sigma,
                                   saturation_dn=DN_MAX)
-                frac = float(st.saturated.sum()) / (p.lines * n_pixels)
+                frac = float(np.mean(st.saturated > 0))
                 if frac > params.max_saturated_fraction:
-                    raise BadInputError(f"input flat: {p.header.name} band {band}: {100 * frac:.2f} % saturated "
-                                        "samples; the noise of clipped samples is not the sensor's")
+                    raise BadInputError(f"input flat: {p.header.name} band {band}: {100 * frac:.2f} % of the detectors "
+                                        "saturate; the noise of clipped samples is not the sensor's")
                 means.append((float(p.flat_radiance or 0.0), st))
             if dark_level is None:  # dark by extrapolating the two lowest levels to L = 0
                 (l0, s0), (l1, s1) = sorted(means, key=lambda m: m[0])[:2]

@@ -55,7 +55,9 @@ class RelsenParameters(CandidateParameters):
 
     clip_sigma: float = Field(default=5.0, ge=2.0, le=20.0, description="Sigma clipping of the level means.")
     max_saturated_fraction: float = Field(
-        default=0.001, ge=0.0, le=1.0, description="A flat with more saturated samples than this is refused."
+        default=0.02, ge=0.0, le=1.0,
+        description="A flat where more than this fraction of the detectors saturate is refused (single hot or "
+        "filter-hole detectors may saturate).",
     )
     window: int = Field(default=31, ge=5, le=1001, description="Running-median window for out-of-order tests.")
     blind_ratio: float = Field(default=0.1, gt=0.0, lt=1.0, description="BLIND: a1 below this × neighbours.")
@@ -184,11 +186,11 @@ class RelativeSensitivity(Processor):
         for p in flats:
             st = column_stats(block_source([p], band), p.lines, p.columns, clip_sigma=params.clip_sigma,
                               saturation_dn=DN_MAX)
-            frac = float(st.saturated.sum()) / (p.lines * p.columns)
+            frac = float(np.mean(st.saturated > 0))
             if frac > params.max_saturated_fraction:
                 raise BadInputError(
                     f"input flat: {p.header.name} band {band} (L={p.flat_radiance:g}): {100 * frac:.2f} % of the "
-                    f"samples are saturated (limit {100 * params.max_saturated_fraction:g} %)"
+                    f"detectors saturate (limit {100 * params.max_saturated_fraction:g} %)"
                 )
             zs.append(st.mean - dark)
             vs.append(st.mean_uncertainty**2)
