@@ -46,7 +46,7 @@ from viq_host.jobs.store import (
 from viq_host.jobs.validate import GippResolver, ValidatedJob, validate_job_order
 from viq_host.logging import HostLog, host_log
 from viq_host.plugins import Plugins, PluginWarning, extra_plugins_from_env, load_plugins
-from viq_host.worker import CANCEL_FILE, OUTPUT_SUBDIR, RESULT_FILE, SETTINGS_FILE
+from viq_host.worker import CANCEL_FILE, DIGEST_SUFFIX, OUTPUT_SUBDIR, RESULT_FILE, SETTINGS_FILE, order_digest
 from viq_interfaces.context import GippInForce
 from viq_interfaces.declaration import ProcessorDeclaration
 from viq_interfaces.errors import InvalidJobOrder, ViqError
@@ -668,6 +668,8 @@ class JobService:
             (work_dir / SETTINGS_FILE).write_text(self._attempt_settings(validated).model_dump_json(), encoding="utf-8")
             job_order = work_dir / JOB_ORDER_FILE
             write_job_order(attempt_order(validated.order, decl, validated.gipps), job_order)
+            digest = order_digest(job_order.read_bytes())  # the worker may then skip the XSD layer
+            job_order.with_name(job_order.name + DIGEST_SUFFIX).write_text(digest + "\n", encoding="ascii")
             resources = decl.resources
             order = validated.order
             if order.cores is not None and order.cores > resources.cores:

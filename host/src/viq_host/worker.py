@@ -15,6 +15,7 @@ Identity and settings come from the host: ``VIQ_JOB_ID`` / ``VIQ_ATTEMPT_ID`` (e
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -30,7 +31,6 @@ from typing import Any
 
 from viq_host.config import Settings, load_settings
 from viq_host.jobs.model import JobOrder
-from viq_host.jobs.reader import read_job_order
 from viq_host.jobs.validate import validate_job_order
 from viq_host.plugins import Plugins, PluginWarning, extra_plugins_from_env, load_plugins
 from viq_interfaces.context import RunContext
@@ -40,6 +40,8 @@ from viq_interfaces.icdlog import IcdLogger
 from viq_interfaces.result import ProcessorResult, RunStatus
 
 RESULT_FILE = "result.json"
+DIGEST_SUFFIX = ".sha256"
+"""``JobOrder.xml.sha256``: SHA-256 of the order as the host wrote it after validating it."""
 CANCEL_FILE = "CANCEL"
 SETTINGS_FILE = "settings.json"
 OUTPUT_SUBDIR = "out"
@@ -135,6 +137,37 @@ def write_result(work_dir: Path, payload: dict[str, Any]) -> None:
     os.replace(tmp, work_dir / RESULT_FILE)
 
 
+def order_digest(data: bytes) -> str:
+    """Hex SHA-256 of job-order bytes (what the host records next to the order it wrote)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_order(path: Path, settings: Settings) -> JobOrder:
+    """Read the attempt's job order.
+
+    When the host recorded the digest of this exact file (``<order>.sha256``), it has already passed every
+    layer in the host, so only the hardened parse and the EEGS mapping run here; the XSD layer (compiling
+    the schema is most of a worker's start-up) is skipped. Any other file goes through the full reader.
+    The declaration and file-system layers always run again (:func:`validate_job_order`).
+    """
+    from viq_host.jobs import eegs
+    from viq_host.jobs.xmlsafe import parse_xml_bytes, read_limited
+
+    data = read_limited(path, settings.max_job_order_bytes)
+    sidecar = path.with_name(path.name + DIGEST_SUFFIX)
+    try:
+        recorded = sidecar.read_text(encoding="ascii").strip()
+    except OSError:
+        recorded = ""
+    if recorded and recorded == order_digest(data):
+        tree = parse_xml_bytes(data, str(path), max_bytes=settings.max_job_order_bytes)
+        if tree.getroot().tag == eegs.ROOT:
+            return eegs.order_from_tree(tree, path)
+    from viq_host.jobs.reader import read_job_order
+
+    return read_job_order(path, max_bytes=settings.max_job_order_bytes)
+
+
 def worker_plugins(order: JobOrder, logger: IcdLogger | LevelFilter) -> Plugins:
     """The registries the run needs; plugin warnings become D lines.
 
@@ -182,7 +215,7 @@ def run_task(job_order: Path) -> int:
     code: int
     try:
         settings = worker_settings(work_dir)
-        order = read_job_order(job_order, max_bytes=settings.max_job_order_bytes)
+        order = load_order(job_order, settings)
         payload["processor"], payload["version"] = order.processor, order.version
         logger = LevelFilter(IcdLogger(order.processor, order.version, order.task or order.processor), order.log_levels)
         plugins = worker_plugins(order, logger)

@@ -281,3 +281,32 @@ def test_several_jobs_run_in_parallel_up_to_the_limit(service: JobService, order
     assert [records[i].state for i in ids] == [JobState.SUCCEEDED] * 4
     dirs = {service.jobs.attempts(i)[0].work_dir for i in ids}
     assert len(dirs) == 4
+
+
+def test_the_worker_rereads_a_tampered_order_in_full(service: JobService, order: MakeOrder, tmp_path: Path) -> None:
+    """The schema layer is skipped only for the exact bytes the host validated: an edited order is refused (128)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import worker_env
+
+    record = _run(service, order(procs.NoOp))
+    (attempt,) = service.jobs.attempts(record.id)
+    copy = tmp_path / "job" / "attempt"
+    copy.mkdir(parents=True)
+    for name in ("JobOrder.xml", "JobOrder.xml.sha256", "settings.json"):
+        shutil.copy(Path(attempt.work_dir) / name, copy / name)
+    text = (copy / "JobOrder.xml").read_text()
+    (copy / "JobOrder.xml").write_text(text.replace("<List_of_Tasks>", "<Surprise/><List_of_Tasks>"))
+    env = {**os.environ, **worker_env()}
+    done = subprocess.run([sys.executable, "-m", "viq_host.worker", str(copy / "JobOrder.xml")], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == ExitCode.JOB_ORDER_ERROR
+    manifest = json.loads((copy / "result.json").read_text())
+    assert manifest["exit_code"] == 128 and "Surprise" in manifest["error"]["message"]
+    shutil.copy(Path(attempt.work_dir) / "JobOrder.xml", copy / "JobOrder.xml")  # the original bytes run fine
+    done = subprocess.run([sys.executable, "-m", "viq_host.worker", str(copy / "JobOrder.xml")], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout
