@@ -177,8 +177,9 @@ def test_mixed_vertical_datums_need_a_declaration(tmp_path: Path, tile_factory: 
     site = "POLYGON((5.2 44.2,5.4 44.2,5.4 44.4,5.2 44.4,5.2 44.2))"
     inputs = {"tiles": [_srtm(tile)], "secondary": [InputProduct(other, "AUX_DEMTIL")]}
     with pytest.raises(DemInputError, match="mixed vertical datums without a declaration"):
-        _run(tmp_path, inputs, footprint_wkt=site, output_heights="geoid")
-    res = _run(tmp_path, inputs, footprint_wkt=site, output_heights="geoid", secondary_vertical_datum="EGM96")
+        _run(tmp_path, inputs, footprint_wkt=site, output_heights="geoid", resolution=200.0)
+    res = _run(tmp_path, inputs, footprint_wkt=site, output_heights="geoid", secondary_vertical_datum="EGM96",
+               resolution=200.0)
     assert res.status is RunStatus.OK
 
 
