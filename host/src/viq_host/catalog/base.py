@@ -24,7 +24,7 @@ from shapely.geometry.base import BaseGeometry
 from viq_interfaces.errors import ViqError
 from viq_interfaces.result import Measurement
 
-PRODUCT_TYPE_RE = re.compile(r"^[A-Z0-9]{3}_[A-Z0-9]{6}$")
+PRODUCT_TYPE_RE = re.compile(r"^[A-Z0-9]{3}_[A-Z0-9_]{6}$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-+]{1,64}$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 DEFAULT_LIMIT = 100
