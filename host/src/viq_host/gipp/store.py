@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime
@@ -69,6 +70,9 @@ _COLUMNS = (
     "tdi_set, status, producing_job, processor_version, input_products, description, notes, creator, "
     "creator_version, creation_date, content_sha256, registered"
 )
+
+SIDECAR_PREFIX = "sidecar:"
+"""Name prefix of stored sidecar files (arrays a content model keeps in files beside its XML)."""
 
 
 def _t(value: datetime | None, *, stop: bool) -> str:
@@ -168,6 +172,8 @@ class GippStore:
         try:
             if isinstance(content, model):
                 instance = content
+            elif isinstance(content, etree._Element) and callable(getattr(model, "from_data_block", None)):
+                instance = model.from_data_block(content)  # type: ignore[attr-defined]  # optional protocol
             elif isinstance(content, etree._Element):
                 instance = model.model_validate(block_to_dict(content))
             else:
@@ -203,6 +209,31 @@ class GippStore:
             return node
 
         return walk(data, []), refs
+
+    def _store_sidecars(self, gipp_type: str, data: Any, source: str | None) -> list[tuple[str, str, str, int, str]]:
+        """Copy the sidecar files a content model refers to (``sidecars()``) into the store, checksum verified."""
+        model = self.model_for(gipp_type)
+        if model is None or not callable(getattr(model, "sidecars", None)):
+            return []
+        files: tuple[tuple[str, str], ...] = model.model_validate(data).sidecars()  # type: ignore[attr-defined]
+        if not files:
+            return []
+        if source is None:
+            raise GippStoreError(f"{gipp_type} content refers to sidecar files but has no source file to find them")
+        folder = Path(source).parent
+        refs = []
+        for name, sha in files:
+            path = (folder / name).resolve()
+            if not path.is_relative_to(folder.resolve()):
+                raise GippFileError(f"sidecar {name!r} points outside the GIPP's directory", source=source)
+            if not path.is_file():
+                raise ChecksumMismatch(f"{source}: sidecar file {name} is missing")
+            blob = path.read_bytes()
+            got, rel = self._write_blob(blob, path.suffix, "arrays")
+            if got != sha:
+                raise ChecksumMismatch(f"{source}: sidecar {name} has sha256 {got}, the header says {sha}")
+            refs.append((f"{SIDECAR_PREFIX}{name}", got, "file", len(blob), rel))
+        return refs
 
     def _write_blob(self, data: bytes, suffix: str, kind: str) -> tuple[str, str]:
         sha = hashlib.sha256(data).hexdigest()
@@ -295,7 +326,9 @@ class GippStore:
         data, registered = self._validate_content(draft.gipp_type, draft.content, source)
         refs: list[tuple[str, str, str, int, str]] = []
         if registered:
-            data, refs = self._store_arrays(data)
+            refs = self._store_sidecars(draft.gipp_type, data, source)
+            data, array_refs = self._store_arrays(data)
+            refs += array_refs
             text = _json(data)
             content_json: str | None = text
             raw_block: str | None = None
@@ -845,7 +878,13 @@ class GippStore:
             row = tx.one("SELECT file_version, schema_version, root_type FROM gipp WHERE id = ?", (gipp_id,))
         assert row is not None
         data = self.content_data(gipp_id)
-        block = parse_xml(data.encode(), None) if isinstance(data, str) else dict_to_block(data)
+        model = self.model_for(record.gipp_type)
+        if isinstance(data, str):
+            block = parse_xml(data.encode(), None)
+        elif model is not None and callable(getattr(model, "to_data_block", None)):
+            block = model.model_validate(data).to_data_block()  # type: ignore[attr-defined]  # optional protocol
+        else:
+            block = dict_to_block(data)
         extensions: list[tuple[str, str]] = []
         if record.producing_job:
             extensions.append((EXTENSION_PREFIX + "PRODUCING_JOB", record.producing_job))
@@ -877,6 +916,10 @@ class GippStore:
         doc = self.document(gipp_id)
         data = write_gipp(doc)
         out_dir.mkdir(parents=True, exist_ok=True)
+        for ref in self.get(gipp_id).arrays:  # sidecar files travel beside the XML under their own names
+            if ref.name.startswith(SIDECAR_PREFIX):
+                src = self._read_verified(ref.path, ref.sha256, f"GIPP #{gipp_id} sidecar {ref.name}")
+                shutil.copyfile(src, out_dir / ref.name[len(SIDECAR_PREFIX) :])
         target = out_dir / f"{doc.name}.EEF"
         if not (target.is_file() and target.read_bytes() == data):
             fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".tmp-")

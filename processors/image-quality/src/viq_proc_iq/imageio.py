@@ -78,10 +78,18 @@ def open_image(path: Path) -> Iterator[EdgeImage]:
 
     if not path.is_file():
         raise ImageReadError(f"{path} does not exist")
+    source: str | Path = path
+    if path.suffix.lower() == ".hdr":  # a VENµS product: header + one GeoTIFF per band, read as one stack
+        from viq_venus.products import band_stack_vrt, read_header
+
+        try:
+            source = band_stack_vrt(read_header(path))
+        except Exception as err:  # header errors become image errors at this boundary
+            raise ImageReadError(f"{path} is not a readable product header: {err}") from err
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # NotGeoreferencedWarning for plain TIFF/JPEG files
-            ds = rasterio.open(path)
+            ds = rasterio.open(source)
     except RasterioIOError as err:
         raise ImageReadError(f"{path} is not a readable image: {err}") from err
     try:

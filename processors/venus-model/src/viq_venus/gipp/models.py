@@ -9,7 +9,7 @@ sidecar ``.npy`` file next to the XML and its sha256, checked on load.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.config import JsonDict
@@ -54,6 +54,43 @@ class GippContent(_Xml):
     FILE_DESCRIPTION: ClassVar[str] = ""
     XSI_TYPE: ClassVar[str] = ""
     SCHEMA_VERSION: ClassVar[str] = "0.40"
+
+    # The GIPP store (host) uses these three when a model defines them: the XML form of the Data_Block is
+    # the model's own (lists with ``count``/``sn``, sidecar arrays), not a generic element-to-dict mapping.
+
+    @classmethod
+    def from_data_block(cls, block: Any) -> Self:
+        """The content of a ``Data_Block`` element."""
+        from viq_venus.gipp.xmlio import _xml_to_data
+
+        return cls.model_validate(_xml_to_data(cls, block))
+
+    def to_data_block(self) -> Any:
+        """A ``Data_Block`` element (Earth Explorer namespace) holding this content."""
+        from lxml import etree
+
+        from viq_venus.gipp.xmlio import _model_to_xml, _q
+
+        block = etree.Element(_q("Data_Block"), type="xml")
+        _model_to_xml(block, self)
+        return block
+
+    def sidecars(self) -> tuple[tuple[str, str], ...]:
+        """(file name relative to the XML, sha256) of every sidecar array the content refers to."""
+        found: list[tuple[str, str]] = []
+
+        def walk(value: Any) -> None:
+            if isinstance(value, ArrayRef):
+                found.append((value.file, value.sha256))
+            elif isinstance(value, BaseModel):
+                for name in type(value).model_fields:
+                    walk(getattr(value, name))
+            elif isinstance(value, tuple | list):
+                for item in value:
+                    walk(item)
+
+        walk(self)
+        return tuple(found)
 
 
 # --------------------------------------------------------------------------- GIP_DARKCU
