@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     drmaa_native_extra: str = Field(default="", description="Extra native specification for DRMAA jobs.")
     max_job_order_bytes: int = Field(default=1_048_576, ge=1024, description="Largest job order accepted.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="Host log level.")
+    task_table_dirs: list[Path] = Field(
+        default_factory=list,
+        description="Directories scanned for Task Table XML files (*.xml) of external processors "
+        "(environment: JSON list, e.g. VIQ_TASK_TABLE_DIRS='[\"/opt/ipf/tasktables\"]').",
+    )
 
     @model_validator(mode="after")
     def _fill(self) -> Settings:

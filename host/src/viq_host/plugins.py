@@ -88,6 +88,11 @@ class ProcessorRegistry:
             cls=processor,
         )
 
+    def disable(self, name: str, reason: str, version: str = "?") -> None:
+        """Record a processor the current plugin could not register (a disabled row with its reason)."""
+        plugin = self.current_plugin
+        self._disable(f"{plugin}:{name}", name, version, plugin, reason)
+
     def _disable(self, key: str, name: str, version: str, plugin: str, reason: str) -> None:
         warnings.warn(f"processor plugin {plugin!r} disabled: {reason}", PluginWarning, stacklevel=3)
         self._entries[key] = ProcessorEntry(name, version, "disabled", plugin, reason=reason)
@@ -197,6 +202,8 @@ def load_plugins(extra: list[object] | None = None, *, entry_points_enabled: boo
         for group in (PLUGIN_GROUP, PROCESSOR_GROUP):
             _load_entry_points(pm, group, plugins.broken, lambda _ep: True)
     for i, obj in enumerate(extra or []):
+        if pm.is_registered(obj):  # also installed through an entry point
+            continue
         pm.register(obj, name=f"extra-{i}-{getattr(obj, '__name__', type(obj).__name__)}")
     pm.check_pending()
     for name, reason in plugins.broken:

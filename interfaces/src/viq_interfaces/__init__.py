@@ -16,6 +16,7 @@ from viq_interfaces.declaration import (
 from viq_interfaces.errors import (
     Cancelled,
     ConfigurationError,
+    ExternalProcessError,
     GippError,
     InvalidJobOrder,
     MissingInputError,
@@ -37,6 +38,7 @@ __all__ = [
     "Cancelled",
     "ConfigurationError",
     "ExitCode",
+    "ExternalProcessError",
     "GippError",
     "GippInForce",
     "GippRequirement",

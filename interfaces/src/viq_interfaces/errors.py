@@ -78,6 +78,18 @@ class Cancelled(ProcessorError):
     """Raised by a processor that saw the cancellation request of its run context (exit code 150)."""
 
 
+class ExternalProcessError(ProcessorError):
+    """Raised when an external executable (task-table processor, toolbox application) ended with an error.
+
+    ``exit_code`` is the executable's own exit status; the worker keeps it when it is a documented ICD code
+    (e.g. 134 missing input, 149 missing output) and maps any other failure to 148.
+    """
+
+    def __init__(self, message: str, *, exit_code: int = 148) -> None:
+        self.exit_code = exit_code
+        super().__init__(message)
+
+
 class ProcessorWarning(ViqError):
     """Raised (or returned in a result) when a run completed with a degraded result (exit code 1..127)."""
 

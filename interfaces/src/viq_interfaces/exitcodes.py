@@ -71,6 +71,11 @@ def exit_code_for(exc: BaseException) -> ExitCode:
             return ExitCode(exc.exit_code)
         except ValueError:
             return ExitCode.JOB_ORDER_ERROR
+    if isinstance(exc, errors.ExternalProcessError):
+        try:
+            return ExitCode(exc.exit_code)
+        except ValueError:
+            return ExitCode.PROCESSING_ERROR
     for cls, code in _BY_CLASS:
         if isinstance(exc, cls):
             return code
