@@ -111,8 +111,8 @@ def default_plan(size: int = 256) -> list[Step]:
              optional_inputs=frozenset({"dark"})),
         Step("absolute", "absolute-calibration", "Absolute gain over the desert site → GIP_PHGAIN candidate",
              inputs={"site": [From("sim-campaign", "raw")], "reference": [From("sim-campaign", "truth")],
-                     "dark": [From("sim-dark", "raw")]},
-             optional_inputs=frozenset({"dark"})),
+                     "dark": [From("sim-dark", "raw")], "phgain": [From("sim-dark", "truth_phgain")]},
+             optional_inputs=frozenset({"dark", "phgain"})),
         Step("mtf", "slanted-edge-mtf", "Slanted-edge MTF (ISO 12233)",
              inputs={"image": [From("sim-edge", "l1")]}),
         Step("b2b", "band-to-band", "Band-to-band registration residuals",
@@ -320,7 +320,8 @@ class Demo:
         if metric:
             keys = [k for k in res.measurements if k == metric or k.startswith(f"{metric}_")]
             if band:
-                keys = [k for k in keys if f"_{band}" in k] or keys
+                short = f"B{int(band[1:])}" if band[1:].isdigit() else band  # GIPP names B07, measurements B7
+                keys = [k for k in keys if f"_{short}_" in f"{k}_"]
             if keys:
                 value = res.measurements[keys[0]]
         if value is None:

@@ -925,6 +925,7 @@ class GippStore:
             fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".tmp-")
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
+            os.chmod(tmp, 0o644)  # an exported GIPP is a deliverable file, readable like any other
             os.replace(tmp, target)
         return target
 

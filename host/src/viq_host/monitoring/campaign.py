@@ -65,7 +65,7 @@ def campaign_report(
     if intro:
         rep.paragraph(intro)
     for label, href in links:
-        rep.paragraph(f"See also: {label} ({href}).")
+        rep.link(label, href)
     statuses = [service.status(j) for j in job_ids]
     rep.heading("Processor runs")
     rep.table(
@@ -74,7 +74,7 @@ def campaign_report(
             (
                 s.job.processor,
                 s.job.version,
-                s.job.id[:8],
+                s.job.id,
                 s.job.state.value,
                 s.job.exit_code if s.job.exit_code is not None else "",
                 len(s.result.outputs) if s.result else 0,

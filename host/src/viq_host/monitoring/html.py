@@ -37,6 +37,10 @@ class HtmlReport:
         cls = f' class="{css}"' if css else ""
         self._parts.append(f"<p{cls}>{html.escape(text)}</p>")
 
+    def link(self, label: str, href: str) -> None:
+        """Add a paragraph with one relative link."""
+        self._parts.append(f'<p><a href="{html.escape(href, quote=True)}">{html.escape(label)}</a></p>')
+
     def table(self, header: Sequence[str], rows: Iterable[Sequence[Any]], css_rows: Sequence[str] = ()) -> None:
         """Add a table; numbers are right-aligned and formatted with 4 significant digits."""
         out = ["<table><thead><tr>", *(f"<th>{html.escape(h)}</th>" for h in header), "</tr></thead><tbody>"]
