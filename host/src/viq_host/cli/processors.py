@@ -1,4 +1,4 @@
-"""``viq processors list|show|task-table``: the installed processors and their declarations."""
+"""``viq processors list|show|task-table|check``: the installed processors, their declarations and conformance."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ from viq_host.jobs.tasktable import parameter_rows, task_table_xml
 from viq_host.plugins import Plugins, PluginWarning, ProcessorEntry, load_plugins
 from viq_interfaces.processor import Processor
 
-app = typer.Typer(help="Installed processors: list, show a declaration, export a task table.", no_args_is_help=True)
+app = typer.Typer(
+    help="Installed processors: list, show a declaration, export a task table, check conformance.",
+    no_args_is_help=True,
+)
 
 
 def _plugins() -> Plugins:
@@ -127,3 +130,43 @@ def task_table(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
     out_console.print(f"wrote {out}")
+
+
+_STATUS_STYLE = {"pass": "green", "fail": "red", "warn": "yellow", "skip": "dim"}
+
+
+@app.command("check")
+def check(
+    name: str = typer.Argument(..., help="Processor name (plugin or task-table processor)."),
+    version: str | None = typer.Option(None, "--version", help="Version NN.NN (default: latest enabled)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    no_run: bool = typer.Option(False, "--no-run", help="Static checks only: do not run the processor."),
+    timeout: float = typer.Option(120.0, "--timeout", help="Seconds an external executable may run per check."),
+) -> None:
+    """Run the contract checks on a processor and print a report (exit 1 when a check fails).
+
+    Declaration and exported task table valid; a job order missing a mandatory input refused with 134 (by the
+    host and by the processor itself); every declared output produced on the processor's sample input
+    (skipped, and listed, when it has none); every log line an ICD line.
+    """
+    import tempfile
+
+    from viq_host.conformance import check_processor
+
+    cls, _ = _find(name, version)
+    with tempfile.TemporaryDirectory(prefix="viq-check-") as tmp:
+        report = check_processor(cls, Path(tmp), run=not no_run, timeout=timeout)
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        table = Table(title=f"conformance of {report.processor} {report.version}")
+        for column in ("check", "status", "detail"):
+            table.add_column(column, overflow="fold")
+        for c in report.checks:
+            style = _STATUS_STYLE[c.status]
+            table.add_row(c.name, f"[{style}]{c.status}[/{style}]", c.detail.replace("[", r"\["))
+        out_console.print(table)
+        verdict = "[green]conforms[/green]" if report.ok else "[red]does not conform[/red]"
+        out_console.print(f"{report.processor} {report.version}: {verdict}")
+    if not report.ok:
+        raise SystemExit(1)  # not typer.Exit: run_app drops its code
