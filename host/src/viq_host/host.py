@@ -57,16 +57,26 @@ class CatalogIngest:
             for items in validated.gipps.values()
             for g in items
         }
+        input_ids = self.input_ids(validated)
+        inputs = [self.catalog.get(i) for i in input_ids]
+        # a measurement belongs to the time the instrument saw the scene: the job's window, else the outputs',
+        # else the inputs' sensing time; the processing time only when nothing says better
         starts = [o.sensing_start for o in result.outputs if o.sensing_start is not None]
-        sensing = order.sensing_start or (min(starts) if starts else None) or datetime.now(UTC)
-        sites = [o.site for o in result.outputs if o.site]
+        in_starts = [p.sensing_start for p in inputs if p.sensing_start is not None]
+        sensing = (
+            order.sensing_start
+            or (min(starts) if starts else None)
+            or (min(in_starts) if in_starts else None)
+            or datetime.now(UTC)
+        )
+        sites = [o.site for o in result.outputs if o.site] + [p.site for p in inputs if p.site]
         self.catalog.ingest_outputs(
             result.outputs,
             job_id=job.id,
             attempt_id=attempt.id,
             processor=job.processor,
             processor_version=job.version,
-            input_ids=self.input_ids(validated),
+            input_ids=input_ids,
             gipp_versions=gipp_versions,
             base_dir=Path(attempt.work_dir),
             measurements=result.measurements,

@@ -744,6 +744,12 @@ class SqlCatalog(abc.ABC):
                 processor_version=processor_version,
             )
 
+    def measurement_names(self) -> list[str]:
+        """Distinct measurement names in the time series, sorted."""
+        with self._tx() as tx:
+            rows = tx.q("SELECT DISTINCT name FROM measurement ORDER BY name", [])
+        return [str(r[0]) for r in rows]
+
     def series(
         self,
         name: str,

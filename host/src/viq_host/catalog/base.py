@@ -405,6 +405,9 @@ class Catalog(Protocol):
     ) -> int:
         """Append measurements to the time series; the number stored."""
 
+    def measurement_names(self) -> list[str]:
+        """Distinct measurement names in the time series, sorted."""
+
     def series(
         self,
         name: str,

@@ -27,6 +27,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("catalog", "catalog"),
     ("gipp", "gipp"),
     ("iq", "iq"),
+    ("report", "report"),
     ("daemon", ""),
     ("serve", ""),
 )
