@@ -1,0 +1,5 @@
+"""The processor classes (host glue); numerics live in the modules one level up."""
+
+from viq_proc_geometry.processors.registration import ImageRegistration
+
+__all__ = ["ImageRegistration"]
