@@ -9,10 +9,11 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import FileResponse, Response
 
 from viq_host.api.auth import Viewer
+from viq_host.api.errors import ERRORS
 from viq_host.api.files import quicklook, servable_path
 from viq_host.catalog.base import ProductQuery, ProductRecord, feature_collection
 
-router = APIRouter(prefix="/api", tags=["catalog"])
+router = APIRouter(prefix="/api", tags=["catalog"], responses=ERRORS)
 
 Name = Annotated[str | None, Query(max_length=64, description="Exact value.")]
 ProductId = Annotated[int, Path(ge=1, le=2**62, description="Catalog id of the product.")]

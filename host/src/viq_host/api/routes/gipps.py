@@ -17,11 +17,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from viq_host.api.auth import Caller, Operator, Viewer
+from viq_host.api.errors import ERRORS
 from viq_host.gipp.diff import diff_gipps
 from viq_host.gipp.models import AuditEntry, GippRecord, GippStatus, ValidationResult
 from viq_host.gipp.store import GippStore
 
-router = APIRouter(prefix="/api/gipps", tags=["gipps"])
+router = APIRouter(prefix="/api/gipps", tags=["gipps"], responses=ERRORS)
 
 GippId = Annotated[int, Path(ge=1, le=2**62, description="Store id of the GIPP.")]
 TypeCode = Annotated[str | None, Query(max_length=10, pattern=r"^[A-Z0-9]{3}_[A-Z0-9]{6}$")]

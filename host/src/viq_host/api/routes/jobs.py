@@ -16,13 +16,14 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from viq_host.api.auth import Operator, Viewer
+from viq_host.api.errors import ERRORS
 from viq_host.jobs.model import JobOrder
 from viq_host.jobs.reader import order_from_tree, parse_job_order_bytes
 from viq_host.jobs.store import JobState, JobStoreError
 from viq_host.jobs.xmlsafe import parse_xml_bytes
 from viq_host.service import STDERR_FILE, STDOUT_FILE, JobService
 
-router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+router = APIRouter(prefix="/api/jobs", tags=["jobs"], responses=ERRORS)
 
 JobId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.\-]{1,80}$", description="Job id.")]
 XML_BODY: dict[str, Any] = {

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse, Response
 
 from viq_host.api.auth import Viewer
+from viq_host.api.errors import ERRORS
 from viq_host.api.runtime import Runtime
 from viq_host.catalog.base import MeasurementRow
 from viq_host.monitoring.alerts import Alert, evaluate
@@ -17,7 +18,7 @@ from viq_host.monitoring.report import PerformanceReport, trend_figure
 from viq_host.monitoring.specs import Spec
 from viq_host.monitoring.types import GippChange, SeriesPoint
 
-router = APIRouter(prefix="/api", tags=["monitoring"])
+router = APIRouter(prefix="/api", tags=["monitoring"], responses=ERRORS)
 
 MeasurementName = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")]
 Band = Annotated[str | None, Query(max_length=64)]

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from viq_host.api.auth import Admin, Viewer, csrf_token
+from viq_host.api.errors import ERRORS
 from viq_host.jobs.tasktable import task_table_xml
 from viq_host.plugins import ProcessorEntry
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", responses=ERRORS)
 
 ProcessorName = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 Version = Annotated[str | None, Query(max_length=16, pattern=r"^\d{2}\.\d{2}$")]
