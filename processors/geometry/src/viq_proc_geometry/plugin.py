@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from viq_interfaces import hookimpl
 from viq_interfaces.hookspecs import ProcessorRegistry
-from viq_proc_geometry.processors import ImageRegistration
+from viq_proc_geometry.processors import BandToBand, ImageRegistration
 
 
 @hookimpl
 def viq_add_processors(registry: ProcessorRegistry) -> None:
     """Register every processor of the package."""
     registry.add(ImageRegistration)
+    registry.add(BandToBand)

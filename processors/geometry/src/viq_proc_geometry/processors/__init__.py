@@ -1,5 +1,6 @@
 """The processor classes (host glue); numerics live in the modules one level up."""
 
+from viq_proc_geometry.processors.band_to_band import BandToBand
 from viq_proc_geometry.processors.registration import ImageRegistration
 
-__all__ = ["ImageRegistration"]
+__all__ = ["BandToBand", "ImageRegistration"]
