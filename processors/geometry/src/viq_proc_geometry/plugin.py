@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from viq_interfaces import hookimpl
 from viq_interfaces.hookspecs import ProcessorRegistry
-from viq_proc_geometry.processors import BandToBand, ImageRegistration
+from viq_proc_geometry.processors import BandToBand, ImageRegistration, ViewingBias
 
 
 @hookimpl
@@ -12,3 +12,4 @@ def viq_add_processors(registry: ProcessorRegistry) -> None:
     """Register every processor of the package."""
     registry.add(ImageRegistration)
     registry.add(BandToBand)
+    registry.add(ViewingBias)

@@ -2,5 +2,6 @@
 
 from viq_proc_geometry.processors.band_to_band import BandToBand
 from viq_proc_geometry.processors.registration import ImageRegistration
+from viq_proc_geometry.processors.viewing_bias import ViewingBias
 
-__all__ = ["BandToBand", "ImageRegistration"]
+__all__ = ["BandToBand", "ImageRegistration", "ViewingBias"]
