@@ -63,13 +63,14 @@ def all_points(rt: Runtime, start: datetime | None, stop: datetime | None) -> li
 
 
 def gipp_changes(rt: Runtime) -> list[GippChange]:
-    """Promotions to OPER recorded by the GIPP store (markers on trend plots)."""
+    """Promotions to OPER recorded by the GIPP store, at the start of their validity (markers on trend plots)."""
     changes = []
     store = rt.host.gipps
     for entry in store.audit():
         if entry.action == "promote" and entry.detail.get("to_status") == "OPER" and entry.gipp_id is not None:
             record = store.get(entry.gipp_id)
-            changes.append(GippChange(entry.at, record.gipp_type, record.serial, "OPER", record.band))
+            when = record.validity.start or entry.at  # when it took effect for the data
+            changes.append(GippChange(when, record.gipp_type, record.serial, "OPER", record.band))
     return changes
 
 

@@ -476,7 +476,7 @@ async function showDiff(a, b, out) {
   for (const arr of d.arrays) {
     parts.push(h("p", {}, `${arr.path}: ${arr.changed}/${arr.length} changed, mean ${fmtNum(arr.mean)}, rms ${fmtNum(arr.rms)}, `
       + `max |rel| ${fmtNum(arr.max_abs_relative)}`));
-    const img = h("img", { class: "quicklook", alt: `difference of ${arr.path}` });
+    const img = h("img", { class: "plot", alt: `difference of ${arr.path}` });
     parts.push(img);
     blobUrl(`/api/gipps/${a}/diff/${b}/plot.png?array=${encodeURIComponent(arr.path)}`).then((u) => { img.src = u; }).catch(() => {});
   }
