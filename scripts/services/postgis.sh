@@ -44,6 +44,8 @@ HBA
   local psql=("$PG_BIN/psql" -h "$PG_DIR" -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qAt)
   as_postgres "${psql[@]}" -d postgres -c "SELECT 1 FROM pg_roles WHERE rolname='viq'" | grep -q 1 \
     || as_postgres "${psql[@]}" -d postgres -c "CREATE ROLE viq LOGIN CREATEDB PASSWORD 'viq'"
+  # tests drop their databases WITH (FORCE), which must end sessions still open on them
+  as_postgres "${psql[@]}" -d postgres -c "GRANT pg_signal_backend TO viq" >/dev/null
   as_postgres "${psql[@]}" -d postgres -c "SELECT 1 FROM pg_database WHERE datname='viq'" | grep -q 1 \
     || as_postgres "${psql[@]}" -d postgres -c "CREATE DATABASE viq OWNER viq"
   as_postgres "${psql[@]}" -d viq -c "CREATE EXTENSION IF NOT EXISTS postgis"
