@@ -48,9 +48,9 @@ HBA
   as_postgres "${psql[@]}" -d postgres -c "GRANT pg_signal_backend TO viq" >/dev/null
   as_postgres "${psql[@]}" -d postgres -c "SELECT 1 FROM pg_database WHERE datname='viq'" | grep -q 1 \
     || as_postgres "${psql[@]}" -d postgres -c "CREATE DATABASE viq OWNER viq"
-  as_postgres "${psql[@]}" -d viq -c "CREATE EXTENSION IF NOT EXISTS postgis"
+  as_postgres "${psql[@]}" -d viq -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS postgis"
   # template with PostGIS, so tests can create a fresh database per test module quickly
-  as_postgres "${psql[@]}" -d template1 -c "CREATE EXTENSION IF NOT EXISTS postgis"
+  as_postgres "${psql[@]}" -d template1 -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS postgis"
   echo "$URL"
 }
 
