@@ -45,7 +45,7 @@ HBA
   as_postgres "${psql[@]}" -d postgres -c "SELECT 1 FROM pg_roles WHERE rolname='viq'" | grep -q 1 \
     || as_postgres "${psql[@]}" -d postgres -c "CREATE ROLE viq LOGIN CREATEDB PASSWORD 'viq'"
   # tests drop their databases WITH (FORCE), which must end sessions still open on them
-  as_postgres "${psql[@]}" -d postgres -c "GRANT pg_signal_backend TO viq" >/dev/null
+  as_postgres "${psql[@]}" -d postgres -c "SET client_min_messages = warning; GRANT pg_signal_backend TO viq" >/dev/null
   as_postgres "${psql[@]}" -d postgres -c "SELECT 1 FROM pg_database WHERE datname='viq'" | grep -q 1 \
     || as_postgres "${psql[@]}" -d postgres -c "CREATE DATABASE viq OWNER viq"
   as_postgres "${psql[@]}" -d viq -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS postgis"
