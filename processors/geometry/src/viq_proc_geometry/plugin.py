@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from viq_interfaces import hookimpl
 from viq_interfaces.hookspecs import ProcessorRegistry
-from viq_proc_geometry.processors import BandToBand, ImageRegistration, ViewingBias
+from viq_proc_geometry.processors import BandToBand, ImageRegistration, RpcBiasProcessor, ViewingBias
 
 
 @hookimpl
@@ -13,3 +13,4 @@ def viq_add_processors(registry: ProcessorRegistry) -> None:
     registry.add(ImageRegistration)
     registry.add(BandToBand)
     registry.add(ViewingBias)
+    registry.add(RpcBiasProcessor)
