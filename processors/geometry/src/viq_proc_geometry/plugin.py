@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from viq_interfaces import hookimpl
 from viq_interfaces.hookspecs import ProcessorRegistry
-from viq_proc_geometry.processors import BandToBand, ImageRegistration, RpcBiasProcessor, ViewingBias
+from viq_proc_geometry.processors import (
+    BandToBand,
+    ImageRegistration,
+    MultiDateRegistration,
+    RpcBiasProcessor,
+    ViewingBias,
+)
 
 
 @hookimpl
@@ -14,3 +20,4 @@ def viq_add_processors(registry: ProcessorRegistry) -> None:
     registry.add(BandToBand)
     registry.add(ViewingBias)
     registry.add(RpcBiasProcessor)
+    registry.add(MultiDateRegistration)
