@@ -15,9 +15,10 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from viq_host.api.store import ApiStore
+from viq_host.catalog import Catalog
 from viq_host.config import Settings
 from viq_host.host import Host, open_host
 from viq_host.monitoring.specs import Spec, load_specs
@@ -107,6 +108,30 @@ class Runner:
             self._thread.join(timeout)
 
 
+CATALOG_SLOTS = 8
+"""Catalog calls in flight at once from request threads (the PostGIS backend pools 8 connections and refuses
+a ninth instead of waiting; SQLite serialises on its one connection anyway)."""
+
+
+class ThrottledCatalog:
+    """The catalog with at most ``slots`` calls in flight; further callers wait for a slot."""
+
+    def __init__(self, catalog: Catalog, slots: int = CATALOG_SLOTS) -> None:
+        self._catalog = catalog
+        self._slots = threading.BoundedSemaphore(slots)
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._catalog, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._slots:
+                return attr(*args, **kwargs)
+
+        return call
+
+
 @dataclass
 class Runtime:
     """Everything the request handlers use."""
@@ -118,6 +143,12 @@ class Runtime:
     runner: Runner
     specs: list[Spec]
     max_upload_bytes: int
+
+    catalog: Catalog = field(init=False)
+    """The host's catalog, throttled to :data:`CATALOG_SLOTS` concurrent calls (use this in handlers)."""
+
+    def __post_init__(self) -> None:
+        self.catalog = cast(Catalog, ThrottledCatalog(self.host_thread.host.catalog))
 
     @property
     def host(self) -> Host:

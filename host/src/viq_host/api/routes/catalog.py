@@ -76,7 +76,7 @@ def search_products(
         limit=limit,
         after=after,
     )
-    catalog = caller.runtime.host.catalog
+    catalog = caller.runtime.catalog
     page = catalog.search(query)
     body: dict[str, Any] = {"type": "FeatureCollection", "features": [_feature(r) for r in page.items]}
     body["next_after"] = page.next_after
@@ -89,7 +89,7 @@ def search_products(
 @router.get("/products/facets", summary="Product types and sites present, with counts")
 def facets(caller: Viewer) -> dict[str, dict[str, int]]:
     """Counts of active products per product type and per site (for the search form)."""
-    catalog = caller.runtime.host.catalog
+    catalog = caller.runtime.catalog
     query = ProductQuery()
     return {"product_type": catalog.count_by("product_type", query), "site": catalog.count_by("site", query)}
 
@@ -97,7 +97,7 @@ def facets(caller: Viewer) -> dict[str, dict[str, int]]:
 @router.get("/products/{product_id}", summary="Product metadata and history")
 def product(caller: Viewer, product_id: ProductId) -> dict[str, Any]:
     """The product as a GeoJSON Feature, with its history (ingested, superseded, deleted)."""
-    catalog = caller.runtime.host.catalog
+    catalog = caller.runtime.catalog
     record = catalog.get(product_id)
     feature = _feature(record)
     feature["properties"]["history"] = [
@@ -114,7 +114,7 @@ def lineage(
     depth: Annotated[int | None, Query(ge=1, le=100)] = None,
 ) -> dict[str, Any]:
     """Lineage edges (product ← input, with depth) and the products they name, as a FeatureCollection."""
-    catalog = caller.runtime.host.catalog
+    catalog = caller.runtime.catalog
     edges = catalog.lineage(product_id, direction, depth)
     ids = sorted({e.product_id for e in edges} | {e.input_id for e in edges} | {product_id})
     records = [catalog.get(i) for i in ids[:500]]
@@ -135,7 +135,7 @@ def lineage(
 def product_quicklook(caller: Viewer, product_id: ProductId) -> Response:
     """A PNG of at most 512 pixels on the long side (404 when the product has no raster)."""
     rt = caller.runtime
-    record = rt.host.catalog.get(product_id)
+    record = rt.catalog.get(product_id)
     data = quicklook(record, rt.settings)
     return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
@@ -149,7 +149,7 @@ def product_quicklook(caller: Viewer, product_id: ProductId) -> Response:
 def product_file(caller: Viewer, product_id: ProductId) -> FileResponse:
     """The product's file; refused (403) when it lies outside the installation's data roots, 404 for a directory."""
     rt = caller.runtime
-    record = rt.host.catalog.get(product_id)
+    record = rt.catalog.get(product_id)
     path = servable_path(record, rt.settings)
     if not path.is_file():
         raise HTTPException(404, f"product {product_id} is not a single file (directory or missing)")

@@ -58,7 +58,7 @@ def all_points(rt: Runtime, start: datetime | None, stop: datetime | None) -> li
     """Every stored value in ``[start, stop)``, name by name."""
     points: list[SeriesPoint] = []
     for name in measurement_names(rt):
-        points += [point(r) for r in rt.host.catalog.series(name, start=start, stop=stop)[:MAX_POINTS]]
+        points += [point(r) for r in rt.catalog.series(name, start=start, stop=stop)[:MAX_POINTS]]
     return points
 
 
@@ -120,7 +120,7 @@ def series(
 ) -> dict[str, Any]:
     """Time-ordered values, the specs that apply, and the values out of them."""
     rt = caller.runtime
-    rows = rt.host.catalog.series(name, band=band, site=site, start=start, stop=stop, tdi=tdi, direction=direction)
+    rows = rt.catalog.series(name, band=band, site=site, start=start, stop=stop, tdi=tdi, direction=direction)
     points = [point(r) for r in rows[:MAX_POINTS]]
     applying = [s for s in rt.specs if s.measurement == name]
     return {
@@ -160,7 +160,7 @@ def trend(
 ) -> Response:
     """A PNG: a line per band, limits dashed, OPER promotions as vertical lines."""
     rt = caller.runtime
-    rows = rt.host.catalog.series(name, band=band, site=site, start=start, stop=stop)
+    rows = rt.catalog.series(name, band=band, site=site, start=start, stop=stop)
     points = [point(r) for r in rows[:MAX_POINTS]]
     plt_fig = trend_figure(name, points, rt.specs, gipp_changes(rt))
     from viq_host.monitoring.report import _plt
