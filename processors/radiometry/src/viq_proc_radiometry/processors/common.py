@@ -67,6 +67,8 @@ def load_products(ctx: RunContext[BaseModel], port: str, kinds: Sequence[str] | 
 
 def check_consistent(products: Sequence[RawProduct], port: str) -> tuple[int, int]:
     """(TDI, columns) common to ``products``; BadInputError naming the files when they differ."""
+    if not products:
+        raise MissingInputError(f"input {port}: no product given")
     tdis = {p.tdi for p in products}
     if len(tdis) > 1:
         detail = ", ".join(f"{p.header.name}: TDI {p.tdi}" for p in products)
