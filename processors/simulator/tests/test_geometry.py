@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
-from conftest import band_array
 
 from viq_proc_simulator import simulate
+from viq_sim_testlib import band_array
 from viq_venus import mtf
 from viq_venus.config import default_config
 

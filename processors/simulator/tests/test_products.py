@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import all_files
 from lxml import etree
 
 from viq_interfaces.errors import ConfigurationError
 from viq_proc_simulator import simulate
 from viq_proc_simulator.processor import VenusSimulator
+from viq_sim_testlib import all_files
 from viq_venus.gipp import read_gipp
 
 SMALL = {"bands": ("B3", "B5"), "lines": 64, "pixels": 48}

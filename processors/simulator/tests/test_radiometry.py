@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import band_array, truth_gipp_array
 
 from viq_proc_simulator import simulate
+from viq_sim_testlib import band_array, truth_gipp_array
 from viq_venus.gipp import NoiseModelContent, read_gipp
 
 QUANTISATION_VAR = 1.0 / 12.0
