@@ -115,10 +115,15 @@ def default_plan(size: int = 256) -> list[Step]:
              optional_inputs=frozenset({"dark", "phgain"})),
         Step("mtf", "slanted-edge-mtf", "Slanted-edge MTF (ISO 12233)",
              inputs={"image": [From("sim-edge", "l1")]}),
-        Step("b2b", "band-to-band", "Band-to-band registration residuals",
+        Step("b2b", "band-to-band", "Band-to-band registration residuals and attitude model",
+             {"reference_band": BANDS[0], "window": 48, "step_lines": 16, "step_cols": 48},
              inputs={"product": [From("sim-scene", "l1")]}),
         Step("registration", "image-registration", "Registration of the scene against its reference ortho-image",
+             {"grid_step": 40, "window": 64, "min_window": 32, "band": BANDS[1]},
              inputs={"reference": [From("sim-scene", "reference")], "target": [From("sim-scene", "l1")]}),
+        Step("biases", "viewing-bias", "Steering biases (pitch/roll/yaw) → IMQ_SBPARS candidate",
+             {"grid_step": 32, "window": 64},
+             inputs={"product": [From("sim-scene", "l1")], "reference": [From("sim-scene", "reference")]}),
         Step("refdem", "reference-dem", "Reference DEM (AUX_REFDE1) for the Mont Ventoux area from SRTM",
              {"footprint_wkt": "POLYGON((5.10 44.05, 5.45 44.05, 5.45 44.30, 5.10 44.30, 5.10 44.05))",
               "resolution": 90.0, "crs": "EPSG:32631", "slope_aspect": False},
@@ -127,7 +132,7 @@ def default_plan(size: int = 256) -> list[Step]:
              optional_inputs=frozenset({"geoid"})),
         Step("demcmp", "dem-compare", "DEM comparison (Nuth & Kääb) on the SRTM shifted pair",
              inputs={"reference": [Shared("demcompare_srtm_shift/input/srtm_ref.tif")],
-                     "dem": [Shared("demcompare_srtm_shift/input/srtm_blurred_and_shifted.tif")]}),
+                     "secondary": [Shared("demcompare_srtm_shift/input/srtm_blurred_and_shifted.tif")]}),
     ]
 
 

@@ -75,7 +75,7 @@ class BandToBand(Processor):
             OutputPort(name="report", product_type="IMQ_B2BREP", format="JSON", file_name_pattern="*_B2B.json",
                        description="Per band/unit statistics and the time model."),
             OutputPort(name="plots", product_type="IMQ_B2BPLT", format="PNG", file_name_pattern="*_B2B_*.png",
-                       description="Profiles along the lines."),
+                       max_count=None, description="Profiles along the lines (one or more figures)."),
         ),
         resources=Resources(cores=1, memory_mb=2048, walltime=timedelta(minutes=30)),
     )
