@@ -24,7 +24,7 @@ def test_shared_pair_through_the_processor(tmp_path: Path) -> None:
     """Processor on demcompare's pair: dx 3.0, dy 5.0 px (±0.05), dz −0.01765 m (±0.01), map shifts in degrees
     matching demcompare's gdal_translate bounds, every output written."""
     inputs = {"reference": [InputProduct(DEMCOMPARE / "input" / "srtm_ref.tif", "AUX_SRTM3_")],
-              "dem": [InputProduct(DEMCOMPARE / "input" / "srtm_blurred_and_shifted.tif", "AUX_SRTM3_")]}
+              "secondary": [InputProduct(DEMCOMPARE / "input" / "srtm_blurred_and_shifted.tif", "AUX_SRTM3_")]}
     ctx = make_context(DemCompareProcessor, tmp_path, inputs, slope_unit="demcompare")
     res = DemCompareProcessor().run(ctx)
     m = _measure(res)
@@ -56,7 +56,7 @@ def test_synthetic_pair_on_another_grid(tmp_path: Path) -> None:
     # georeferenced at (20, 25) of the reference but holding the surface displaced by (dx, dy)
     dem = write_tile(tmp_path / "dem.tif", (surface(c2 + 20 + dx, r2 + 25 + dy) + 2.0).astype("float32"), t_dem,
                      crs="EPSG:32631", nodata=None)
-    inputs = {"reference": [InputProduct(ref, "AUX_DEMTIL")], "dem": [InputProduct(dem, "AUX_DEMTIL")]}
+    inputs = {"reference": [InputProduct(ref, "AUX_DEMTIL")], "secondary": [InputProduct(dem, "AUX_DEMTIL")]}
     res = DemCompareProcessor().run(make_context(DemCompareProcessor, tmp_path / "o", inputs))
     m = _measure(res)
     assert abs(m["dx_px"] - dx) < 0.05 and abs(m["dy_px"] - dy) < 0.05
@@ -66,7 +66,7 @@ def test_synthetic_pair_on_another_grid(tmp_path: Path) -> None:
     with pytest.raises(AllVoidError):
         DemCompareProcessor().run(make_context(
             DemCompareProcessor, tmp_path / "v", {"reference": inputs["reference"],
-                                                  "dem": [InputProduct(void, "AUX_DEMTIL")]}))
+                                                  "secondary": [InputProduct(void, "AUX_DEMTIL")]}))
 
 
 def test_entry_point_registers_both_processors() -> None:
@@ -83,3 +83,10 @@ def test_entry_point_registers_both_processors() -> None:
 
     eps[0].load().viq_add_processors(Reg())
     assert added == ["reference-dem", "dem-compare"]
+
+
+def test_dem_compare_ports_are_reference_and_secondary() -> None:
+    """dem-compare's input ports are named as in issue #11: 'reference' and 'secondary', both mandatory."""
+    ports = DemCompareProcessor.declaration.inputs
+    assert [p.name for p in ports] == ["reference", "secondary"]
+    assert all(p.mandatory for p in ports)

@@ -24,7 +24,7 @@ def test_dem_compare_through_the_host(tmp_path: Path) -> None:
     moved = 300 + 50 * np.sin(cm / 8.0) * np.cos(rm / 11.0) + 30 * np.cos((cm + 2 * rm) / 15.0)
     t_dem = t @ Affine.translation(20, 20)
     dem = write_tile(tmp_path / "dem.tif", (moved - 1.5).astype("float32"), t_dem, crs="EPSG:32631", nodata=None)
-    out = harness.run_processor("dem-compare", inputs={"reference": [ref], "dem": [dem]}, tmp_path=tmp_path)
+    out = harness.run_processor("dem-compare", inputs={"reference": [ref], "secondary": [dem]}, tmp_path=tmp_path)
     out.assert_success()
     m = out.measurements
     assert abs(m["dx_px"] - 2.0) < 0.05 and abs(m["dy_px"] + 1.0) < 0.05

@@ -152,8 +152,8 @@ class DemCompareProcessor(Processor):
         ),
         inputs=(
             InputPort(name="reference", product_types=DEM_TYPES, description="Reference DEM (any GDAL raster)."),
-            InputPort(name="dem", product_types=DEM_TYPES,
-                      description="DEM to compare (the 'secondary'); shifts are in its pixels."),
+            InputPort(name="secondary", product_types=DEM_TYPES,
+                      description="DEM to compare with the reference; shifts are in its pixels."),
         ),
         outputs=(
             OutputPort(name="report", product_type=REPORT_TYPE, format="JSON", file_name_pattern="dem_compare.json",
@@ -171,11 +171,11 @@ class DemCompareProcessor(Processor):
     Parameters: ClassVar[type[BaseModel]] = DemCompareParameters
 
     def run(self, ctx: RunContext[BaseModel]) -> ProcessorResult:
-        """Compare the ``dem`` input with the ``reference`` input."""
+        """Compare the ``secondary`` input with the ``reference`` input."""
         p = ctx.params
         if not isinstance(p, DemCompareParameters):
             p = DemCompareParameters.model_validate(p.model_dump())
-        ref_in, dem_in = ctx.one("reference"), ctx.one("dem")
+        ref_in, dem_in = ctx.one("reference"), ctx.one("secondary")
         ref = read_dem(ref_in.path, p.reference_nodata)
         dem = read_dem(dem_in.path, p.dem_nodata)
         ctx.logger.progress(10.0, "coregistration")
@@ -187,7 +187,7 @@ class DemCompareProcessor(Processor):
         out = ctx.output_dir
         out.mkdir(parents=True, exist_ok=True)
         doc: dict[str, Any] = {
-            "reference": str(ref_in.path), "dem": str(dem_in.path),
+            "reference": str(ref_in.path), "secondary": str(dem_in.path),
             "coregistration": {
                 "method": "Nuth & Kääb (2011), iterative", "dx_px": c.dx, "dy_px": c.dy,
                 "dx_map": cmp_.dx_map, "dy_map": cmp_.dy_map, "dz_m": c.dz, "converged": c.converged,
