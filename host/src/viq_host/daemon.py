@@ -32,6 +32,7 @@ from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
 from viq_host.config import Settings
+from viq_host.dbwait import WaitingIngest, is_unavailable
 from viq_host.jobs.store import JobState
 from viq_host.reconcile import ReconcileReport, reconcile
 from viq_interfaces.errors import InvalidJobOrder, ViqError
@@ -137,14 +138,24 @@ class Daemon:
                 host = open_host(self.settings)
                 self.service = host.service
             service = self.service
+            # issue 14: a catalog database outage makes ingestion wait, never fails an attempt (viq_host.dbwait)
+            if service.ingest is not None and not isinstance(service.ingest, WaitingIngest):
+                service.ingest = WaitingIngest(service.ingest, stop=self._stop, on_wait=self._waiting_for_database)
             self._heartbeat("starting")
             self.reconciled = reconcile(service)
             self._index_spool()
             while not self._stop.is_set():
-                self._intake()
-                self._start_queued()
-                service._tick(self.poll_seconds)
-                self._file_finished()
+                try:
+                    self._intake()
+                    self._start_queued()
+                    service._tick(self.poll_seconds)
+                    self._file_finished()
+                except Exception as err:  # issue 14: a pass that hit a database outage is repeated later
+                    if not is_unavailable(err):
+                        raise
+                    self._waiting_for_database(str(err))
+                    self._stop.wait(2.0)
+                    continue
                 self._heartbeat("running")
                 if self.on_cycle is not None:
                     self.on_cycle(self)
@@ -193,6 +204,12 @@ class Daemon:
         }
         _write_atomic(self.state_file, json.dumps(info, sort_keys=True) + "\n")
 
+    def _waiting_for_database(self, why: str) -> None:
+        """Issue 14: heartbeat and log while the catalog database is unreachable."""
+        self._heartbeat("waiting for database")
+        if self.service is not None:
+            self.service._logger(component="daemon").warning("database.unavailable", reason=why.strip()[:300])
+
     def _shutdown(self, service: JobService) -> None:
         """Stop taking work; keep every job's state for the next start."""
         if getattr(service.runner, "adopt", None) is not None:
@@ -239,7 +256,13 @@ class Daemon:
         assert self.service is not None
         try:
             job_id = self.service.submit(claimed)
-        except (ViqError, OSError, UnicodeDecodeError) as err:
+        except Exception as err:
+            if is_unavailable(err):
+                # issue 14: validation needed the database and it is down — the order goes back to the inbox
+                os.replace(claimed, path)
+                raise
+            if not isinstance(err, (ViqError, OSError, UnicodeDecodeError)):
+                raise
             self.rejected += 1
             target = self._free_name(self._dir("rejected"), path.name)
             os.replace(claimed, target)

@@ -30,6 +30,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("report", "report"),
     ("daemon", ""),
     ("serve", ""),
+    ("admin", "admin"),
 )
 
 

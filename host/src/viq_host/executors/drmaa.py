@@ -268,6 +268,8 @@ class _Job:
     adopted: bool = False
     cancelled: bool = False
     missing_since: float | None = None
+    queue_instance: str = ""
+    """Issue 14: where Grid Engine last ran the job (``queue@host``), to name a lost host."""
 
 
 _claim = threading.Lock()
@@ -582,8 +584,25 @@ class DrmaaExecutor:
             try:
                 self._session.jobStatus(job.external_id)
             except d.errors.InvalidJobException:
-                reason = "cancelled before it started" if job.cancelled else "ended without accounting information"
-                self._emit(job, TaskOutcome(job.attempt_id, job.external_id, None, aborted=True, reason=reason))
+                if job.cancelled:
+                    outcome = TaskOutcome(
+                        job.attempt_id, job.external_id, None, aborted=True, reason="cancelled before it started"
+                    )
+                else:
+                    # issue 14: the DRMAA "code 24" case — Grid Engine removed the job without accounting, which
+                    # (ENABLE_RESCHEDULE_KILL) is what it does to a non-rerunnable job of a lost execution host.
+                    # Not a cancel: reported as killed, so the service reruns or fails it per its retry policy.
+                    where = job.queue_instance.partition("@")[2]
+                    outcome = TaskOutcome(
+                        job.attempt_id,
+                        job.external_id,
+                        None,
+                        reason=f"execution host {where} lost: Grid Engine removed the job without accounting "
+                        "information (DRMAA code 24)"
+                        if where
+                        else "removed by Grid Engine without accounting information (execution host lost?)",
+                    )
+                self._emit(job, outcome)
             except d.errors.DrmaaException:
                 continue
         time.sleep(0.1)
@@ -635,9 +654,41 @@ class DrmaaExecutor:
             time.sleep(0.3)
         return "aborted by Grid Engine before it ran"
 
+    def _check_hosts(self) -> None:
+        """Issue 14: jobs (own or adopted) on an execution host the qmaster lost are removed and reported lost."""
+        from viq_host.executors.hostloss import force_remove, scan
+
+        with self._lock:
+            by_name = {job_name(j.attempt_id): j for j in self._jobs.values() if not j.cancelled}
+        found = scan() if by_name else None
+        if found is None:
+            return
+        placed_jobs, unknown = found
+        for name, placed in placed_jobs.items():
+            if name in by_name:
+                by_name[name].queue_instance = placed.queue_instance
+        for placed in [p for n, p in placed_jobs.items() if n in by_name and p.queue_instance in unknown]:
+            job = by_name[placed.name]
+            with self._lock:
+                if self._jobs.get(job.key) is not job:
+                    continue  # its outcome arrived meanwhile
+            force_remove(placed.number)
+            _log.warning("job %s of attempt %s lost with execution host %s", placed.number, job.attempt_id, placed.host)
+            self._emit(
+                job,
+                TaskOutcome(
+                    job.attempt_id,
+                    placed.number,
+                    None,
+                    reason=f"execution host {placed.host} lost: the qmaster no longer hears from it "
+                    f"(queue instance {placed.queue_instance} unknown); the run there was abandoned",
+                ),
+            )
+
     def _watch_loop(self) -> None:
         """Poll adopted jobs (not in this session): when one leaves qstat, read its outcome from qacct."""
         while not self._stop.wait(self.watch_interval):
+            self._check_hosts()  # issue 14: jobs on a lost execution host (see executors/hostloss.py)
             with self._lock:
                 adopted = [j for j in self._jobs.values() if j.adopted]
             if not adopted:
