@@ -10,7 +10,8 @@ own keep-alive connection and the same viewer token, sending ``--requests`` sear
 type + site + 60-day window, type + bbox around a site, and band + type + 90-day window (``limit=50``, GeoJSON).
 
 Baseline, in the same run on the same database: the same query mix called directly on the catalog object
-(``Catalog.search``, no HTTP, no JSON) from the same number of threads. Reported per backend: p50/p95 latency
+(``Catalog.search``, no HTTP, no JSON) from the same number of threads, throttled to 8 calls in flight as in
+the server (the PostGIS backend pools 8 connections). Reported per backend: p50/p95 latency
 and throughput of both, and the p95 ratio (API / direct). Target: API p95 ≤ 200 ms.
 """
 
@@ -37,9 +38,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
+from viq_host.api.runtime import ThrottledCatalog
 from viq_host.api.store import ApiStore, Role
 from viq_host.catalog import Catalog, NewProduct, ProductQuery, open_catalog
 
@@ -185,7 +187,8 @@ def run_backend(name: str, url: str, args: argparse.Namespace, home: Path) -> di
         cat.add_products(batch)
     ingest = time.perf_counter() - t
     print(f"[{name}] {args.n} products loaded in {ingest:.1f} s", flush=True)
-    direct = load(args.clients, args.requests, lambda _k, p: len(cat.search(to_query(p)).items))
+    shared = cast(Catalog, ThrottledCatalog(cat))  # as the server does: at most 8 calls in flight (PostGIS pool)
+    direct = load(args.clients, args.requests, lambda _k, p: len(shared.search(to_query(p)).items))
     store = ApiStore(url)
     token, _ = store.create_token("bench", Role.VIEWER, created_by="bench_api")
     store.close()

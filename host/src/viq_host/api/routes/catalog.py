@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import shapely
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import FileResponse, Response
 
@@ -34,8 +37,21 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
     return (a, b, c, d)
 
 
-def _feature(record: ProductRecord) -> dict[str, Any]:
-    feature = record.to_geojson()
+def _features(records: list[ProductRecord]) -> list[dict[str, Any]]:
+    """GeoJSON Features of a page: footprints parsed and converted in one vectorised shapely call."""
+    wkts = [r.footprint_wkt for r in records]
+    present = [w for w in wkts if w]
+    geo = iter(shapely.to_geojson(shapely.from_wkt(present)).tolist() if present else [])
+    out = []
+    for record, wkt in zip(records, wkts, strict=True):
+        feature = _feature(record, geometry=False)
+        feature["geometry"] = json.loads(next(geo)) if wkt else None
+        out.append(feature)
+    return out
+
+
+def _feature(record: ProductRecord, *, geometry: bool = True) -> dict[str, Any]:
+    feature = record.to_geojson() if geometry else _without_geometry(record)
     feature["properties"]["links"] = {
         "self": f"/api/products/{record.id}",
         "quicklook": f"/api/products/{record.id}/quicklook.png",
@@ -45,7 +61,23 @@ def _feature(record: ProductRecord) -> dict[str, Any]:
     return feature
 
 
-@router.get("/products", summary="Search products (GeoJSON FeatureCollection)")
+def json_response(body: dict[str, Any]) -> Response:
+    """JSON serialised directly (the body is plain JSON data already: skips FastAPI's generic encoder)."""
+    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    return Response(data, media_type="application/json")
+
+
+def _without_geometry(record: ProductRecord) -> dict[str, Any]:
+    return dataclasses.replace(record, footprint_wkt=None).to_geojson()
+
+
+@router.get(
+    "/products",
+    summary="Search products (GeoJSON FeatureCollection)",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {"schema": {"type": "object"}}},
+                     "description": "GeoJSON FeatureCollection with next_after and numberReturned."}},
+)
 def search_products(
     caller: Viewer,
     type: Annotated[str | None, Query(max_length=10, description="Product type, e.g. VSC_L1VALD.")] = None,
@@ -61,7 +93,7 @@ def search_products(
     after: Annotated[int | None, Query(ge=0, le=2**62, description="Cursor: next_after of the previous page.")]
     = None,
     count: Annotated[bool, Query(description="Also count every match (slower on large catalogs).")] = False,
-) -> dict[str, Any]:
+) -> Response:
     """Active products matching every filter given, in id order, one page at a time (keyset paging)."""
     query = ProductQuery(
         product_type=type or None,
@@ -78,12 +110,12 @@ def search_products(
     )
     catalog = caller.runtime.catalog
     page = catalog.search(query)
-    body: dict[str, Any] = {"type": "FeatureCollection", "features": [_feature(r) for r in page.items]}
+    body: dict[str, Any] = {"type": "FeatureCollection", "features": _features(page.items)}
     body["next_after"] = page.next_after
     body["numberReturned"] = len(page.items)
     if count:
         body["numberMatched"] = catalog.count(query)
-    return body
+    return json_response(body)
 
 
 @router.get("/products/facets", summary="Product types and sites present, with counts")
