@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -46,3 +47,47 @@ def test_outputs_lineage_and_measurements_are_catalogued(settings: Settings, tmp
         assert str(image) in parents
         series = host.catalog.series("mean_dn", band="B3")
         assert [p.value for p in series] == [42.0]
+
+
+def test_gipp_in_force_reaches_the_processor_and_is_recorded(tmp_path: Path) -> None:
+    """A job needing GIP_DARKCU gets the OPER version in force; the catalog records that exact version.
+
+    Without any GIPP in force, the same job order is refused before it runs (exit code 135).
+    """
+    import warnings
+
+    from viq_host.jobs.build import build_job_order
+    from viq_host.testing.harness import processor_env
+    from viq_interfaces import InvalidJobOrder
+    from viq_proc_simulator import simulate
+
+    settings = harness_settings(tmp_path)
+    image = write_geotiff(settings.home / "data" / "scene.tif", np.full((8, 8), 7, dtype=np.uint16))
+    sim = simulate(tmp_path / "sim", acquisition="dark", bands=("B3",), lines=16, pixels=32, seed=1)
+    dark = next(g for g in sim.gipps if g.gipp_type == "GIP_DARKCU")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from viq_host.plugins import load_plugins
+
+        plugins = load_plugins([viq_e2e_procs])
+    with open_host(settings, plugins=plugins) as host:
+        host.service.extra_env = processor_env(viq_e2e_procs.DarkUser)
+        when = datetime(2018, 6, 1, 10, 30, tzinfo=UTC)  # inside the simulated GIPP's validity
+        order = build_job_order(viq_e2e_procs.DarkUser.declaration, inputs={"image": [image]}, sensing=(when, when))
+        with pytest.raises(InvalidJobOrder) as refused:
+            host.service.submit(order.model_copy(update={"file_class": "OPER"}))
+        assert refused.value.exit_code == 135
+        host.gipps.grant_role("ops", by="admin")
+        rec = host.gipps.import_file(dark.path, actor="ops", reason="pre-flight dark")
+        host.gipps.attach_validation(rec.id, metric="dark_rms_diff_dn", value=0.02, actor="ops", passed=True)
+        host.gipps.promote(rec.id, "TEST", operator="ops", reason="validated")
+        host.gipps.promote(rec.id, "OPER", operator="ops", reason="validated")
+        job_id = host.service.submit(order.model_copy(update={"file_class": "OPER"}))
+        host.service.run_until_done([job_id])
+        status = host.service.status(job_id)
+        assert status.job.state.value == "SUCCEEDED", status.job.reason
+        assert status.result is not None
+        used = {m.name: m.value for m in status.result.measurements}
+        assert used["dark_gipp_version"] == float(rec.serial)
+        product = host.catalog.search(ProductQuery(product_type="IMQ_MEANDN")).items[0]
+        assert product.gipp_versions == {"GIP_DARKCU_B03": str(rec.serial)}

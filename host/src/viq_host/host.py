@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from viq_host.catalog import Catalog, NewProduct, open_catalog
 from viq_host.config import Settings, load_settings
+from viq_host.gipp.resolver import make_gipp_resolver
 from viq_host.gipp.store import GippStore, open_gipp_store
 from viq_host.jobs.store import AttemptRecord, JobRecord
 from viq_host.jobs.validate import ValidatedJob
@@ -96,10 +97,8 @@ class Host:
     service: JobService
 
     def close(self) -> None:
-        """Close the service, the catalog and the GIPP store."""
+        """Close the service, then (through its closers) the catalog and the GIPP store."""
         self.service.close()
-        self.catalog.close()
-        self.gipps.close()
 
     def __enter__(self) -> Host:
         return self
@@ -117,14 +116,17 @@ def open_host(
     plugins = plugins or quiet_plugins()
     catalog = open_catalog(settings.database_url, plugins)
     gipps = open_gipp_store(settings.database_url, plugins, directory=settings.home / "gipp")
-    service = JobService(settings, plugins=plugins, executor=executor, ingest=CatalogIngest(catalog))
-    _attach_gipp_resolver(service, gipps)
+    service = JobService(
+        settings,
+        plugins=plugins,
+        executor=executor,
+        ingest=CatalogIngest(catalog),
+        gipp_resolver=make_gipp_resolver(gipps, export_dir=settings.home / "gipp" / "in-force"),
+        closers=[catalog.close, gipps.close],
+    )
     return Host(settings, plugins, catalog, gipps, service)
 
 
-def _attach_gipp_resolver(service: JobService, gipps: GippStore) -> None:
-    """Let job validation resolve the GIPPs in force from the store (when the service supports it)."""
-    from viq_host.gipp.resolver import make_gipp_resolver
-
-    if hasattr(service, "gipp_resolver"):
-        service.gipp_resolver = make_gipp_resolver(gipps)
+def open_service(settings: Settings | None = None, *, plugins: Plugins | None = None) -> JobService:
+    """A job service that catalogues outputs and resolves GIPPs in force; closing it closes everything."""
+    return open_host(settings, plugins=plugins).service

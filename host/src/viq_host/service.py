@@ -353,6 +353,8 @@ class JobService:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     poll_seconds: float = 0.25
     gipp_resolver: GippResolver | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    """Called last by :meth:`close` (the assembled host closes its catalog and GIPP store this way)."""
     """Resolves the GIPPs in force at validation (the GIPP store); they are written into each attempt's order."""
     _log: HostLog | None = field(default=None, init=False)
     _validated: dict[str, ValidatedJob] = field(default_factory=dict, init=False)
@@ -558,6 +560,8 @@ class JobService:
             self.store.close()
         if self._log is not None:
             self._log.close()
+        while self.closers:
+            self.closers.pop()()
 
     # -- the loop -----------------------------------------------------------------------------------
 

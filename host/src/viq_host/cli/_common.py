@@ -29,7 +29,9 @@ def run_app(app: typer.Typer) -> int:
     if "--debug" in argv:
         argv = [a for a in argv if a != "--debug"]
     try:
-        app(args=argv, prog_name="viq", standalone_mode=False)
+        code = app(args=argv, prog_name="viq", standalone_mode=False)
+        if isinstance(code, int):  # ``raise typer.Exit(n)`` returns n when not in standalone mode
+            return code
     except typer.Exit as exc:
         return int(exc.exit_code)
     except SystemExit as exc:

@@ -30,7 +30,10 @@ app = typer.Typer(help="Job orders and jobs: validate, submit, watch, cancel, re
 
 
 def _service(s: Settings | None = None) -> JobService:
-    return JobService(s or settings(), plugins=quiet_plugins())
+    """The job service of this installation, cataloguing outputs and resolving GIPPs in force."""
+    from viq_host.host import open_service
+
+    return open_service(s or settings(), plugins=quiet_plugins())
 
 
 def plan_dict(validated: ValidatedJob) -> dict[str, Any]:

@@ -23,9 +23,10 @@ import typer
 from viq_host.cli._common import err_console, out_console, settings
 from viq_host.cli.job import wait_for
 from viq_host.config import load_settings
+from viq_host.host import open_service
 from viq_host.jobs.build import build_job_order
 from viq_host.jobs.store import JobState
-from viq_host.service import JobService, JobStatus, quiet_plugins
+from viq_host.service import JobStatus, quiet_plugins
 from viq_interfaces.errors import ConfigurationError, InvalidJobOrder
 
 
@@ -116,7 +117,7 @@ def run(
         roots += [Path(n).parent for n in names]
     s = load_settings(home=base.home, data_roots=list(dict.fromkeys(roots)), executor="local")
     order = build_job_order(decl, inputs=by_port, params=param_values)
-    with JobService(s, plugins=plugins) as service:
+    with open_service(s, plugins=plugins) as service:
         try:
             job_id = service.submit(order)  # stored as $VIQ_HOME/orders/<job>.xml
         except InvalidJobOrder as err:
