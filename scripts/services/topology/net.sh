@@ -10,7 +10,9 @@ write_name_files() { # ns: /etc/netns/<ns>/ is bind-mounted over /etc by "ip net
     echo "$DB_ADDR $DB_NAME"
     for ((i = 1; i <= N_EXEC; i++)); do echo "$(exec_addr "$i") exec$i"; done
   } >"$dir/hosts.new"
-  mv "$dir/hosts.new" "$dir/hosts"
+  # rewritten in place: running daemons see /etc/hosts through a bind mount of this very inode
+  cmp -s "$dir/hosts.new" "$dir/hosts" || cat "$dir/hosts.new" >"$dir/hosts"
+  rm -f "$dir/hosts.new"
   # names come from the hosts file only: no DNS inside the LAN
   printf 'passwd: files\ngroup: files\nshadow: files\nhosts: files\n' >"$dir/nsswitch.conf"
   echo "nameserver 127.0.0.1" >"$dir/resolv.conf"
@@ -39,6 +41,7 @@ reachable() { # ns address
 }
 
 net_up() {
+  net_prune
   ns_exists "$NS_LAN" || ip netns add "$NS_LAN"
   ip -n "$NS_LAN" link show "$BRIDGE" >/dev/null 2>&1 || ip -n "$NS_LAN" link add "$BRIDGE" type bridge forward_delay 0 stp_state 0
   ip -n "$NS_LAN" link set "$BRIDGE" up
@@ -52,6 +55,21 @@ net_up() {
   done
   poll 30 "the head to reach the database host" reachable "$NS_HEAD" "$DB_ADDR"
   say "network $NET_CIDR: ${HEAD_NAME}=$HEAD_ADDR ${DB_NAME}=$DB_ADDR $(for ((i = 1; i <= N_EXEC; i++)); do printf 'exec%s=%s ' "$i" "$(exec_addr "$i")"; done)"
+}
+
+net_prune() {
+  # execution hosts beyond VIQ_TOPO_EXEC_HOSTS (left by an earlier "up" with more): crash and remove them
+  local ns n
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^viq-exec[0-9]+$' || true); do
+    n="${ns#viq-exec}"
+    if [ "$n" -gt "$N_EXEC" ]; then
+      ns_kill_all "$ns" || true
+      ip -n "$NS_LAN" link del "p-exec$n" 2>/dev/null || true
+      ip netns del "$ns"
+      rm -rf "/etc/netns/$ns"
+      say "removed execution host exec$n"
+    fi
+  done
 }
 
 net_down() {

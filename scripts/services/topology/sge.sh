@@ -78,7 +78,21 @@ cell_init() {
   as_admin /usr/lib/gridengine/spooldefaults managers sgeadmin >/dev/null
 }
 
+qmaster_stop() {
+  local pid deadline=$(( SECONDS + 20 ))
+  pid="$(cat "$QMASTER_PIDFILE" 2>/dev/null || true)"
+  qmaster_answers && on_head_ns qconf -km >/dev/null 2>&1 || true
+  while [ -n "$pid" ] && [ -e "/proc/$pid" ] && (( SECONDS < deadline )); do sleep 0.2; done
+  [ -n "$pid" ] && [ -e "/proc/$pid" ] && kill -9 "$pid" 2>/dev/null || true
+}
+
 qmaster_start() {
+  if alive "$QMASTER_PIDFILE" sge_qmaster \
+     && ! cmp -s "/proc/$(cat "$QMASTER_PIDFILE")/root/etc/hosts" "/etc/netns/$NS_HEAD/hosts"; then
+    # started before the host list changed: it resolves names through the old file (its own mount view)
+    say "qmaster sees an outdated hosts file; restarting it"
+    qmaster_stop
+  fi
   if alive "$QMASTER_PIDFILE" sge_qmaster; then
     qmaster_answers && return 0
     say "qmaster $(cat "$QMASTER_PIDFILE") does not answer; restarting it"
