@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from viq_host.catalog.base import (
+    PRODUCT_TYPE_RE,
     Catalog,
     InvalidProduct,
     NewProduct,
@@ -72,30 +73,82 @@ def product_from_metadata(path: Path, product_type: str, meta: Mapping[str, Any]
     )
 
 
-def ingest_path(catalog: Catalog, path: Path, product_type: str, readers: Any) -> ProductRecord:
-    """Read ``path`` with the reader registered for ``product_type`` (or ``*``) and catalogue it idempotently."""
-    from viq_host.catalog.base import PRODUCT_TYPE_RE
+def find_reader(readers: Any, product_type: str) -> Any | None:
+    """The reader for ``product_type``: the exact type, else ``AAA_*`` (e.g. ``GIP_*``), else ``*``; None if none."""
+    for key in (product_type, product_type[:4] + "*", "*"):
+        try:
+            return readers.get(key)
+        except RegistryError:
+            continue
+    return None
 
-    if not PRODUCT_TYPE_RE.match(product_type):
+
+def _call(path: Path, what: str, fn: Any) -> Any:
+    try:
+        return fn(path)
+    except InvalidProduct:
+        raise
+    except Exception as err:  # a reader plugin's failure is the file's problem, reported with its cause
+        raise InvalidProduct(f"{path}: unreadable or invalid metadata ({what}): {type(err).__name__}: {err}") from err
+
+
+def detect_type(path: Path, readers: Any) -> tuple[str, Any]:
+    """(product type, reader) for ``path`` from the readers that can detect (an optional ``detect(path)``).
+
+    A reader that claims the file but cannot read its metadata raises :class:`InvalidProduct` naming the file.
+    """
+    seen: set[int] = set()
+    found: dict[str, Any] = {}
+    for name in readers.names():
+        reader = readers.get(name)
+        detect = getattr(reader, "detect", None)
+        if detect is None or id(reader) in seen:
+            continue
+        seen.add(id(reader))
+        ptype = _call(path, "type detection", detect)
+        if ptype is not None:
+            found.setdefault(str(ptype), reader)
+    if not found:
+        raise InvalidProduct(f"{path}: no product reader recognises this file; give its type with --type")
+    if len(found) > 1:
+        raise InvalidProduct(f"{path}: ambiguous product type {sorted(found)}; give its type with --type")
+    ((ptype, reader),) = found.items()
+    if not PRODUCT_TYPE_RE.match(ptype):
+        raise InvalidProduct(f"{path}: detected product type {ptype!r} is not a 10-character code")
+    return ptype, reader
+
+
+def ingest_path(catalog: Catalog, path: Path, product_type: str | None, readers: Any) -> ProductRecord:
+    """Read ``path`` with the reader for ``product_type`` (detected when None) and catalogue it idempotently.
+
+    Reader lookup: the exact type, then ``AAA_*``, then ``*``; a type nobody registered is still accepted when a
+    detecting reader recognises the file as that type. A reader that detects types must agree with
+    ``product_type`` (a VSC_RAWDAT header ingested as VSC_L1VALD is refused).
+    """
+    if product_type is not None and not PRODUCT_TYPE_RE.match(product_type):
         raise InvalidProduct(f"product_type {product_type!r}: expected a 10-character code like VSC_L1VALD")
     path = path.expanduser().absolute()
     if not path.exists():
         raise InvalidProduct(f"{path}: no such file or directory")
-    try:
-        reader = readers.get(product_type)
-    except RegistryError:
-        try:
-            reader = readers.get("*")
-        except RegistryError as err:
-            raise InvalidProduct(
-                f"{path}: no product reader for type {product_type} (install the plugin that reads it)"
-            ) from err
-    try:
-        meta = reader(path)
-    except InvalidProduct:
-        raise
-    except Exception as err:  # a reader plugin's failure is the file's problem, reported with its cause
-        raise InvalidProduct(f"{path}: unreadable or invalid metadata: {type(err).__name__}: {err}") from err
+    if product_type is None:
+        product_type, reader = detect_type(path, readers)
+    else:
+        reader = find_reader(readers, product_type)
+        if reader is None:
+            try:
+                detected, reader = detect_type(path, readers)
+            except InvalidProduct:
+                detected = None
+            if detected != product_type:
+                raise InvalidProduct(
+                    f"{path}: no product reader for type {product_type} (install the plugin that reads it)"
+                )
+        detect = getattr(reader, "detect", None)
+        if detect is not None:
+            declared = _call(path, "type detection", detect)
+            if declared is not None and declared != product_type:
+                raise InvalidProduct(f"{path}: the file is a {declared} product, not {product_type}")
+    meta = _call(path, f"{product_type} reader", reader)
     return catalog.ingest(product_from_metadata(path, product_type, meta))
 
 

@@ -191,10 +191,12 @@ def lineage(
 @app.command("ingest")
 def ingest(
     paths: list[Path] = PATHS_ARGUMENT,
-    product_type: str = typer.Option(..., "--type", help="Product type code; selects the product reader."),
+    product_type: str | None = typer.Option(
+        None, "--type", help="Product type code; selects the product reader (default: detected from the file)."
+    ),
     url: str | None = URL_OPTION,
 ) -> None:
-    """Catalogue files through the product reader registered for their type (idempotent)."""
+    """Catalogue files through the product reader of their type (given or detected); idempotent."""
     from viq_host.catalog.ops import ingest_path
     from viq_host.plugins import load_plugins
 
