@@ -13,12 +13,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import shapely
 from shapely.geometry.base import BaseGeometry
 
 from viq_host.catalog.base import (
+    PRODUCT_TYPE_RE,
+    RETENTION_PROTECTED_PREFIXES,
     CatalogConflict,
     CatalogError,
     Direction,
@@ -34,6 +36,8 @@ from viq_host.catalog.base import (
     ProductQuery,
     ProductRecord,
     ProductState,
+    RetentionPlan,
+    UsageRow,
     check_bbox,
     check_footprint,
     check_name,
@@ -180,6 +184,10 @@ class SqlCatalog(abc.ABC):
     @abc.abstractmethod
     def _footprint_select(self) -> str:
         """SQL expression giving the footprint as WKB (or NULL)."""
+
+    @abc.abstractmethod
+    def _year_sql(self, expr: str) -> str:
+        """SQL giving the UTC calendar year (integer) of the time expression ``expr``."""
 
     @abc.abstractmethod
     def _band_clause(self, band: str) -> tuple[str, list[Any]]:
@@ -439,6 +447,121 @@ class SqlCatalog(abc.ABC):
         with self._tx() as tx:
             rows = tx.q("SELECT id, path, size, sha256 FROM product WHERE state = 'active' ORDER BY id")
         return [(int(i), str(p), int(s), str(h)) for i, p, s, h in rows]
+
+    # ------------------------------------------------------------------ storage for years
+
+    def usage(self, query: ProductQuery) -> list[UsageRow]:
+        """Products and bytes per type, site and year (of sensing start, else of cataloguing) matching ``query``."""
+        prefix, where, params = self._where(query)
+        year = self._year_sql("coalesce(p.sensing_start, p.created)")
+        sql = (
+            f"{prefix}SELECT p.product_type, p.site, {year} AS yr, count(*), coalesce(sum(p.size), 0) "
+            f"FROM product p WHERE {where} GROUP BY p.product_type, p.site, yr"
+        )
+        with self._tx() as tx:
+            rows = tx.q(sql, params)
+        out = [UsageRow(str(t), s, int(y), int(n), int(b)) for t, s, y, n, b in rows]
+        return sorted(out, key=lambda u: (u.product_type, u.site or "", u.year))
+
+    def _protected(self, tx: Tx, cand_sql: str, params: Sequence[Any]) -> dict[int, int]:
+        """Candidate id → an active GIPP/AUX product derived from it (recursively), for the candidates of
+        ``cand_sql`` (a SELECT of ids)."""
+        kinds = ", ".join(f"'{k}'" for k in RETENTION_PROTECTED_PREFIXES)
+        sql = (
+            f"WITH RECURSIVE cand(id) AS ({cand_sql}), "
+            "down(root, id) AS (SELECT pi.input_id, pi.product_id FROM product_input pi JOIN cand c "
+            "ON pi.input_id = c.id UNION SELECT d.root, pi.product_id FROM product_input pi JOIN down d "
+            "ON pi.input_id = d.id) "
+            "SELECT d.root, min(q.id) FROM down d JOIN product q ON q.id = d.id "
+            f"WHERE q.state = 'active' AND substr(q.product_type, 1, 4) IN ({kinds}) GROUP BY d.root"
+        )
+        return {int(a): int(b) for a, b in tx.q(sql, params)}
+
+    def retention_plan(
+        self,
+        product_types: Sequence[str],
+        older_than: datetime,
+        *,
+        age_of: Literal["created", "sensing"] = "created",
+        site: str | None = None,
+    ) -> RetentionPlan:
+        """Active products of the types older than ``older_than`` that may be retired; a dry run, nothing changes."""
+        types = tuple(dict.fromkeys(product_types))
+        if not types:
+            raise InvalidQuery("retention: name at least one product type")
+        for t in types:
+            if not isinstance(t, str) or not PRODUCT_TYPE_RE.match(t):
+                raise InvalidQuery(f"retention: product type {t!r}: expected a code like VSC_L1VALD")
+        if age_of not in ("created", "sensing"):
+            raise InvalidQuery(f"retention: age_of {age_of!r}: expected 'created' or 'sensing'")
+        if not isinstance(older_than, datetime):
+            raise InvalidQuery(f"retention: older_than must be a datetime, got {older_than!r}")
+        if site is not None and not isinstance(site, str):
+            raise InvalidQuery("retention: site must be a string")
+        cutoff = utc(older_than)
+        assert cutoff is not None
+        column = "created" if age_of == "created" else "sensing_start"
+        marks = ", ".join("?" for _ in types)
+        cand_sql = (
+            f"SELECT p.id FROM product p WHERE p.state = 'active' AND p.product_type IN ({marks}) AND p.{column} < ?"
+        )
+        params: list[Any] = [*types, self._enc_time(cutoff)]
+        if site is not None:
+            cand_sql += " AND p.site = ?"
+            params.append(site)
+        with self._tx() as tx:
+            rows = tx.q(f"SELECT {self._select()} FROM product p WHERE p.id IN ({cand_sql}) ORDER BY p.id", params)
+            protected_by = self._protected(tx, cand_sql, params)
+            keepers = {i: self._get(tx, j) for i, j in protected_by.items()}
+        candidates: list[ProductRecord] = []
+        protected: list[tuple[ProductRecord, str]] = []
+        for rec in self._records(rows):
+            if rec.product_type.startswith("GIP_"):
+                protected.append((rec, "is a GIPP"))
+            elif rec.id in keepers:
+                k = keepers[rec.id]
+                protected.append((rec, f"product {k.id} ({k.product_type}, active) derives from it"))
+            else:
+                candidates.append(rec)
+        return RetentionPlan(types, cutoff, age_of, candidates, protected)
+
+    def apply_retention(self, plan: RetentionPlan, reason: str) -> list[ProductRecord]:
+        """Mark the plan's candidates deleted in one transaction; protection and state are checked again there."""
+        if not reason:
+            raise InvalidQuery("retention: a reason is required (it goes into each product's history)")
+        wanted = [r for r in plan.candidates if not r.product_type.startswith("GIP_")]
+        done: list[ProductRecord] = []
+        with self._tx(write=True) as tx:
+            stamp = self._enc_time(now_utc())
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i : i + 500]
+                marks = ", ".join("?" for _ in chunk)
+                ids = [r.id for r in chunk]
+                cand_sql = f"SELECT p.id FROM product p WHERE p.state = 'active' AND p.id IN ({marks})"
+                active = {int(r[0]) for r in tx.q(cand_sql, ids)}
+                keep = self._protected(tx, cand_sql, ids)
+                go = [r for r in chunk if r.id in active and r.id not in keep]
+                if not go:
+                    continue
+                gm = ", ".join("?" for _ in go)
+                tx.q(f"UPDATE product SET state = 'deleted' WHERE id IN ({gm})", [r.id for r in go])
+                tx.many(
+                    "INSERT INTO product_event (product_id, at, action, detail) VALUES (?, ?, 'deleted', ?)",
+                    [(r.id, stamp, reason) for r in go],
+                )
+                done += go
+        return [_replace(r, state=ProductState.DELETED) for r in done]
+
+    def add_event(self, product_id: int, action: str, detail: str = "") -> None:
+        """Append an entry to a product's history."""
+        if not action or not isinstance(action, str):
+            raise InvalidQuery("add_event: empty action")
+        with self._tx(write=True) as tx:
+            self._get(tx, product_id)
+            tx.q(
+                "INSERT INTO product_event (product_id, at, action, detail) VALUES (?, ?, ?, ?)",
+                (product_id, self._enc_time(now_utc()), action, detail),
+            )
 
     # ------------------------------------------------------------------ writing
 

@@ -289,6 +289,37 @@ class VerifyReport:
         return not (self.missing or self.changed or self.orphaned)
 
 
+@dataclass(frozen=True)
+class UsageRow:
+    """Storage used by the products of one type, site and year (of sensing start, else of cataloguing)."""
+
+    product_type: str
+    site: str | None
+    year: int
+    products: int
+    bytes: int
+
+
+RETENTION_PROTECTED_PREFIXES = ("GIP_", "AUX_")
+"""Types in force: a GIPP or auxiliary product derived from a product keeps it (and a GIPP is never retired)."""
+
+
+@dataclass(frozen=True)
+class RetentionPlan:
+    """What a retention run would do: ``candidates`` get marked deleted, ``protected`` stay (with the reason)."""
+
+    product_types: tuple[str, ...]
+    cutoff: datetime
+    age_of: Literal["created", "sensing"]
+    candidates: list[ProductRecord]
+    protected: list[tuple[ProductRecord, str]]
+
+    @property
+    def bytes(self) -> int:
+        """Bytes the candidates hold."""
+        return sum(r.size for r in self.candidates)
+
+
 @runtime_checkable
 class OutputLike(Protocol):
     """What :meth:`Catalog.ingest_outputs` needs of an output (``viq_interfaces.result.OutputProduct`` fits)."""
@@ -422,6 +453,28 @@ class Catalog(Protocol):
 
     def active_paths(self) -> list[tuple[int, str, int, str]]:
         """(id, path, size, sha256) of every active product (for verify)."""
+
+    def usage(self, query: ProductQuery) -> list[UsageRow]:
+        """Products and bytes per product type, site and year among the products matching ``query``."""
+
+    def retention_plan(
+        self,
+        product_types: Sequence[str],
+        older_than: datetime,
+        *,
+        age_of: Literal["created", "sensing"] = "created",
+        site: str | None = None,
+    ) -> RetentionPlan:
+        """Active products of ``product_types`` older than ``older_than``, minus protected ones (a dry run).
+
+        Protected: GIPPs themselves, and products from which an active GIPP/AUX product derives (recursively).
+        """
+
+    def apply_retention(self, plan: RetentionPlan, reason: str) -> list[ProductRecord]:
+        """Mark the plan's candidates deleted (history kept), re-checking protection in the same transaction."""
+
+    def add_event(self, product_id: int, action: str, detail: str = "") -> None:
+        """Append an entry to a product's history (e.g. ``files_removed``)."""
 
 
 # --------------------------------------------------------------------------------------------- helpers

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -193,3 +194,60 @@ def verify(catalog: Catalog, roots: Iterable[Path] = (), *, checksums: bool = Tr
             continue
         orphaned.append(f)
     return VerifyReport(checked=len(rows), missing=missing, changed=changed, orphaned=sorted(orphaned))
+
+
+def parse_age(value: str, now: datetime | None = None) -> datetime:
+    """``--older-than``: an age (``90d``, ``12w``, ``2y`` = 730 days) before ``now``, or an ISO date/time (UTC)."""
+    from datetime import UTC, timedelta
+
+    from viq_host.catalog.base import InvalidQuery
+
+    text = value.strip()
+    m = re.fullmatch(r"(\d+)\s*([dwy])", text, flags=re.IGNORECASE)
+    if m:
+        days = int(m.group(1)) * {"d": 1, "w": 7, "y": 365}[m.group(2).lower()]
+        return (now or datetime.now(UTC)) - timedelta(days=days)
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as err:
+        raise InvalidQuery(f"--older-than {value!r}: expected an age like 90d, 12w, 2y or an ISO date") from err
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def remove_files(
+    catalog: Catalog, records: Iterable[ProductRecord], roots: Iterable[Path]
+) -> tuple[list[ProductRecord], list[tuple[ProductRecord, str]]]:
+    """Remove the files of deleted products that lie under a storage root; (removed, skipped with reason).
+
+    Only rows already marked ``deleted`` are touched; each removal is recorded in the product's history.
+    """
+    import shutil
+
+    from viq_host.catalog.base import ProductState
+
+    bases = [r.expanduser().resolve() for r in roots]
+    removed: list[ProductRecord] = []
+    skipped: list[tuple[ProductRecord, str]] = []
+    for rec in records:
+        if catalog.get(rec.id).state != ProductState.DELETED:
+            skipped.append((rec, "not marked deleted"))
+            continue
+        path = Path(rec.path)
+        real = path.resolve()
+        if not any(real.is_relative_to(b) and real != b for b in bases):
+            skipped.append((rec, "outside the storage roots"))
+            continue
+        if not path.exists():
+            skipped.append((rec, "already gone"))
+            continue
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except OSError as err:
+            skipped.append((rec, f"cannot remove: {err.strerror}"))
+            continue
+        catalog.add_event(rec.id, "files_removed", str(path))
+        removed.append(rec)
+    return removed, skipped

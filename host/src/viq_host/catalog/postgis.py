@@ -155,6 +155,9 @@ class PostgisCatalog(SqlCatalog):
     def _footprint_select(self) -> str:
         return "ST_AsBinary(footprint)"
 
+    def _year_sql(self, expr: str) -> str:
+        return f"CAST(EXTRACT(YEAR FROM ({expr}) AT TIME ZONE 'UTC') AS integer)"
+
     def _band_clause(self, band: str) -> tuple[str, list[Any]]:
         return "p.bands @> ARRAY[?]::text[]", [band]
 

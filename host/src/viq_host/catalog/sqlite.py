@@ -167,6 +167,9 @@ class SqliteCatalog(SqlCatalog):
     def _footprint_select(self) -> str:
         return "footprint"
 
+    def _year_sql(self, expr: str) -> str:
+        return f"CAST(strftime('%Y', ({expr}) / 1000000, 'unixepoch') AS INTEGER)"
+
     def _band_clause(self, band: str) -> tuple[str, list[Any]]:
         return "instr(p.bands, ?) > 0", ["," + band + ","]
 

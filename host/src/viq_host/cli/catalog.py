@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ app = typer.Typer(help="Search and maintain the product catalog.", no_args_is_he
 URL_OPTION = typer.Option(None, "--url", help="Catalog URL (default: the configured database_url).")
 STATE_OPTION = typer.Option(["active"], "--state", help="active, superseded, deleted (repeatable).")
 PATHS_ARGUMENT = typer.Argument(..., help="Files or directories (one product each).")
+RETENTION_TYPES_OPTION = typer.Option(..., "--type", help="Intermediate product type to retire (repeatable).")
 ROOTS_OPTION = typer.Option([], "--root", help="Storage roots to scan for orphans (default: data roots).")
 
 
@@ -240,24 +242,109 @@ def verify(
         raise typer.Exit(1)
 
 
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
 @app.command("stats")
 def stats(
     site: str | None = typer.Option(None, "--site", help="Only this site."),
+    product_type: str | None = typer.Option(None, "--type", help="Only this product type."),
+    state: list[str] = STATE_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print the usage rows as JSON."),
     url: str | None = URL_OPTION,
 ) -> None:
-    """Active products per type (and per site)."""
+    """Storage used: products and bytes per product type, site and year (sensing year), with totals."""
+    try:
+        states = tuple(ProductState(s) for s in state)
+    except ValueError as err:
+        raise InvalidQuery(f"--state: {err}") from err
+    q = ProductQuery(site=site, product_type=product_type, states=states).validated()
     cat = _open(url)
     try:
-        q = ProductQuery(site=site)
-        per_type = cat.count_by("product_type", q)
-        per_site = cat.count_by("site", q)
+        rows = cat.usage(q)
     finally:
         cat.close()
-    for title, counts in (("product type", per_type), ("site", per_site)):
-        table = Table(title, "products")
-        for k, n in sorted(counts.items()):
-            table.add_row(k, str(n))
-        out_console.print(table)
+    if as_json:
+        print(json.dumps([dataclasses.asdict(r) for r in rows], indent=1))
+        return
+    table = Table("product type", "site", "year", "products", "size", "bytes")
+    for r in rows:
+        table.add_row(r.product_type, r.site or "-", str(r.year), str(r.products), _size(r.bytes), str(r.bytes))
+    out_console.print(table)
+    for title, key in (("product type", "product_type"), ("site", "site"), ("year", "year")):
+        totals: dict[str, list[int]] = {}
+        for r in rows:
+            t = totals.setdefault(str(getattr(r, key) or "-"), [0, 0])
+            t[0] += r.products
+            t[1] += r.bytes
+        sub = Table(title, "products", "size")
+        for k, (n, b) in sorted(totals.items()):
+            sub.add_row(k, str(n), _size(b))
+        out_console.print(sub)
+    total_n, total_b = sum(r.products for r in rows), sum(r.bytes for r in rows)
+    out_console.print(f"total: {total_n} products, {_size(total_b)}", highlight=False)
+
+
+@app.command("retention")
+def retention(
+    older_than: str = typer.Option(..., "--older-than", help="Age (90d, 12w, 2y) or ISO date: retire what is older."),
+    product_types: list[str] = RETENTION_TYPES_OPTION,
+    age_of: str = typer.Option("created", "--age-of", help="created (catalogued) or sensing (sensing start)."),
+    site: str | None = typer.Option(None, "--site", help="Only this site."),
+    apply: bool = typer.Option(False, "--apply", help="Act: mark the candidates deleted (default: dry run)."),
+    delete_files: bool = typer.Option(
+        False, "--delete-files", help="With --apply: also remove their files (under the storage roots only)."
+    ),
+    reason: str = typer.Option("retention policy", "--reason", help="Recorded in each product's history."),
+    roots: list[Path] = ROOTS_OPTION,
+    url: str | None = URL_OPTION,
+) -> None:
+    """Retire old intermediate products: a dry run unless --apply; GIPPs and what they derive from are kept."""
+    from viq_host.catalog.ops import parse_age, remove_files
+
+    if delete_files and not apply:
+        raise InvalidQuery("--delete-files needs --apply (run without both first: it is a dry run)")
+    if age_of not in ("created", "sensing"):
+        raise InvalidQuery(f"--age-of {age_of!r}: expected created or sensing")
+    cutoff = parse_age(older_than)
+    cat = _open(url)
+    try:
+        plan = cat.retention_plan(product_types, cutoff, age_of="sensing" if age_of == "sensing" else "created",
+                                  site=site)
+        for rec, why in plan.protected:
+            typer.echo(f"keep\t{rec.id}\t{rec.product_type}\t{rec.path}\t{why}")
+        if not apply:
+            for rec in plan.candidates:
+                typer.echo(f"would delete\t{rec.id}\t{rec.product_type}\t{rec.path}")
+            out_console.print(
+                f"dry run: {len(plan.candidates)} products ({_size(plan.bytes)}) older than "
+                f"{cutoff.isoformat()} would be marked deleted, {len(plan.protected)} kept; --apply to act",
+                highlight=False,
+            )
+            return
+        detail = f"{reason}: {age_of} before {cutoff.isoformat()}"
+        done = cat.apply_retention(plan, detail)
+        for rec in done:
+            typer.echo(f"deleted\t{rec.id}\t{rec.product_type}\t{rec.path}")
+        removed: list[ProductRecord] = []
+        if delete_files:
+            scan = roots or settings().data_roots
+            removed, skipped = remove_files(cat, done, scan)
+            for rec, why in skipped:
+                typer.echo(f"file kept\t{rec.id}\t{rec.path}\t{why}")
+    finally:
+        cat.close()
+    out_console.print(
+        f"{len(done)} products marked deleted, {len(plan.protected)} kept"
+        + (f", files of {len(removed)} removed" if delete_files else " (files left in place)"),
+        highlight=False,
+    )
 
 
 @app.command("migrate")
