@@ -142,6 +142,75 @@ class ProductRecord:
         return {"type": "Feature", "id": self.id, "geometry": _lists(geometry), "properties": props}
 
 
+STAC_VERSION = "1.0.0"
+STAC_FILE_EXTENSION = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
+
+
+def _stac_time(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def stac_item(rec: ProductRecord) -> dict[str, Any]:
+    """A product as a STAC 1.0.0 Item (plain JSON; the file extension describes the asset's size and checksum).
+
+    ``datetime`` is the sensing start (the cataloguing time for products without one), ``start_datetime`` /
+    ``end_datetime`` the sensing window; VIQ fields carry the ``viq:`` prefix. The asset ``href`` is a file URI.
+    """
+    feature = rec.to_geojson()
+    geometry = feature["geometry"]
+    bbox = list(shapely.from_wkt(rec.footprint_wkt).bounds) if rec.footprint_wkt else None
+    props: dict[str, Any] = {
+        "datetime": _stac_time(rec.sensing_start or rec.created),
+        "created": _stac_time(rec.created),
+        "platform": rec.mission.lower(),
+        "viq:product_type": rec.product_type,
+        "viq:state": str(rec.state),
+    }
+    if rec.sensing_start is not None:
+        props["start_datetime"] = _stac_time(rec.sensing_start)
+        props["end_datetime"] = _stac_time(rec.sensing_stop or rec.sensing_start)
+    optional = {
+        "viq:site": rec.site,
+        "viq:bands": list(rec.bands) or None,
+        "viq:tdi": rec.tdi,
+        "viq:job_id": rec.job_id,
+        "viq:attempt_id": rec.attempt_id,
+        "viq:processor": rec.processor,
+        "viq:processor_version": rec.processor_version,
+        "viq:gipp_versions": rec.gipp_versions or None,
+        "viq:quality_flags": list(rec.quality_flags) or None,
+        "viq:superseded_by": rec.superseded_by,
+        "viq:metadata": rec.metadata or None,
+    }
+    props.update({k: v for k, v in optional.items() if v is not None})
+    item: dict[str, Any] = {
+        "type": "Feature",
+        "stac_version": STAC_VERSION,
+        "stac_extensions": [STAC_FILE_EXTENSION],
+        "id": f"{rec.product_type}-{rec.id}",
+        "geometry": geometry,
+        "properties": props,
+        "links": [],
+        "assets": {
+            "data": {
+                "href": Path(rec.path).as_uri() if Path(rec.path).is_absolute() else rec.path,
+                "title": Path(rec.path).name,
+                "roles": ["data"],
+                "file:size": rec.size,
+                "file:checksum": "1220" + rec.sha256,  # multihash: sha2-256 (0x12), 32 bytes (0x20)
+            }
+        },
+    }
+    if bbox is not None:
+        item["bbox"] = bbox
+    return item
+
+
+def item_collection(records: Sequence[ProductRecord]) -> dict[str, Any]:
+    """Products as a STAC ItemCollection (a GeoJSON FeatureCollection of STAC Items)."""
+    return {"type": "FeatureCollection", "features": [stac_item(r) for r in records], "links": []}
+
+
 def _lists(obj: Any) -> Any:
     """Tuples → lists, recursively (GeoJSON mappings from shapely hold tuples)."""
     if isinstance(obj, tuple | list):

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from viq_host.catalog import Catalog, InvalidQuery, ProductQuery, ProductRecord, ProductState, open_catalog
-from viq_host.catalog.base import feature_collection
+from viq_host.catalog.base import feature_collection, item_collection
 from viq_host.cli._common import out_console, settings
 
 app = typer.Typer(help="Search and maintain the product catalog.", no_args_is_help=True)
@@ -73,6 +73,7 @@ def search(
     limit: int = typer.Option(50, "--limit", help="Page size."),
     after: int | None = typer.Option(None, "--after", help="Cursor: the last id of the previous page."),
     as_json: bool = typer.Option(False, "--json", "--geojson", help="Print a GeoJSON FeatureCollection."),
+    as_stac: bool = typer.Option(False, "--stac", help="Print a STAC 1.0 ItemCollection."),
     url: str | None = URL_OPTION,
 ) -> None:
     """Find products by type, site, band, sensing time, area, producer and lineage."""
@@ -102,6 +103,12 @@ def search(
         page = cat.search(query)
     finally:
         cat.close()
+    if as_stac:
+        ic = item_collection(page.items)
+        if page.next_after is not None:
+            ic["viq:next_after"] = page.next_after
+        print(json.dumps(ic, indent=1))
+        return
     if as_json:
         fc = feature_collection(page.items)
         fc["next_after"] = page.next_after
