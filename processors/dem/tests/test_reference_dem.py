@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -108,8 +109,19 @@ def test_synthetic_two_tiles_void_fill_geoid_and_grid(tmp_path: Path, tile_facto
     assert rep["source_filled"]["from_secondary"] == int(void_a.sum())
     assert abs(rep["primary_minus_secondary"]["mean"] + 5.0) < bound(1 / 60)
     hdr = ET.parse(out["header"]).getroot()
-    assert hdr.findtext("Fixed_Header/File_Type") == "AUX_REFDE1"
-    assert hdr.findtext("Variable_Header/Specific_Product_Header/DEM_Information/Size/Lines") == str(z.shape[0])
+    ns = {"ee": "http://eop-cfi.esa.int/CFI"}
+    assert hdr.findtext("ee:Fixed_Header/ee:File_Type", namespaces=ns) == "AUX_REFDE1"
+    sph = "ee:Variable_Header/ee:Specific_Product_Header/"
+    assert hdr.findtext(sph + "ee:DEM_Information/ee:Size/ee:Lines", namespaces=ns) == str(z.shape[0])
+    assert hdr.findtext(sph + "ee:VIQ_Information/ee:Vertical_Datum", namespaces=ns) == "ellipsoid"
+    assert hdr.findtext(sph + "ee:VIQ_Information/ee:Sources", namespaces=ns) == f"{west.name},{east.name}"
+    assert float(hdr.findtext(sph + "ee:VIQ_Information/ee:Filled_Fraction", namespaces=ns) or "nan") == \
+        pytest.approx(float((code > 0).mean()), abs=1e-6)
+    # the packaged files are the COGs beside the header, with their checksums
+    files = hdr.findall(sph + "ee:DBL_Organization/ee:List_of_Packaged_DBL_Files/ee:Packaged_DBL_File", ns)
+    listed = {f.findtext("ee:Relative_File_Path", namespaces=ns): f.get("sha256") for f in files}
+    assert listed == {str(out[k].relative_to(out["header"].parent)): hashlib.sha256(out[k].read_bytes()).hexdigest()
+                      for k in ("dem", "fill_mask", "slope", "aspect")}
     assert out["report_plot"].stat().st_size > 0 and out["slope"].exists() and out["aspect"].exists()
     assert {m.name for m in res.measurements} >= {"void_fraction", "filled_fraction"}
 

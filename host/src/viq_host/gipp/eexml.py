@@ -3,7 +3,9 @@
 The layout follows the VENµS ICD (VE-ICD-PRO-437-CNES, see ``../shared/reference/venus/FACTS.md``):
 ``Earth_Explorer_File`` (namespace ``http://eop-cfi.esa.int/CFI``, ``xsi:type`` and ``schema_version``) holding
 ``Earth_Explorer_Header`` (``Fixed_Header`` then ``Variable_Header``) and ``Data_Block``. File names follow
-``VE_<CLASS>_<TYPE>_<S|L>_<NICKNAME>_<SERIAL>_<VALIDSTART>_<VALIDSTOP>[_<BAND>[_<TDISET>]]``.
+``VE_<CLASS>_<TYPE>_<S|L>_<NICKNAME>_<SERIAL>_<VALIDSTART>_<VALIDSTOP>[_<BAND>[_<TDISET>]]``; AUX and IMQ files
+may also use their own names (:data:`OTHER_LAYOUTS`, e.g. ``VE_TEST_AUX_REFDE1_<P1>_<P2>_<vvvv>``), and a
+stand-alone header (``.HDR``, root ``Earth_Explorer_Header``) is read with its ``Specific_Product_Header`` as content.
 
 Parsing is hardened: no DTD, no entity expansion, no network, a size limit; every error names file:line.
 The data block is handled generically; :func:`block_to_dict` / :func:`dict_to_block` map it to and from
@@ -13,6 +15,7 @@ next to attributes/children → ``#text``).
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,6 +53,26 @@ NAME_PATTERN = re.compile(
 )
 EXTENSION_PREFIX = "VIQ_"
 
+_POINT = r"[EW]\d{5}[NS]\d{4}"
+#: Further VENµS name layouts (FACTS.md §3, [VE-DICT]), tried when the GIP pattern does not match. Each gives the
+#: layout name, the file types it applies to and the pattern of the instance id (what follows the type code).
+OTHER_LAYOUTS: tuple[tuple[str, frozenset[str], re.Pattern[str]], ...] = (
+    # reference DEM / image: bounding-box corners [EW]ddddd[NS]dddd, then a 4-digit version
+    ("BBOX", frozenset({"AUX_REFDE1", "AUX_REFIMG"}),
+     re.compile(rf"^(?P<instance>{_POINT}_{_POINT})_(?P<version>\d{{4}})$")),
+    # per-site L2 DEM: site nick name, version
+    ("SITE_VERSION", frozenset({"AUX_REFDE2"}), re.compile(r"^(?P<nick>[0-9A-Z_]{8})_(?P<version>\d{4})$")),
+    # image-quality files stamped with their emission date
+    ("EMISSION", frozenset({"IMQ_SBPARS", "IMQ_IQIMES"}), re.compile(r"^(?P<instance>\d{8}T\d{6})$")),
+    # reference geometry: site, acquisition date, production date
+    ("SITE_DATES", frozenset({"IMQ_RFGEOM"}),
+     re.compile(r"^(?P<nick>[0-9A-Z_]{8})_(?P<instance>\d{8}_\d{8})$")),
+    # attitude parameter set: site, version, start and stop times
+    ("SITE_VERSION_TIMES", frozenset({"IMQ_ATPSET"}),
+     re.compile(r"^(?P<nick>[0-9A-Z_]{8})_(?P<version>\d{4})_(?P<instance>\d{8}T\d{6}_\d{8}T\d{6})$")),
+)
+_OTHER_NAME = re.compile(r"^VE_(?P<file_class>[0-9A-Z_]{4})_(?P<gipp_type>[A-Z]{3}_[0-9A-Z_]{6})_(?P<rest>.+)$")
+
 
 @dataclass(frozen=True)
 class GippName:
@@ -64,8 +87,24 @@ class GippName:
     stop: str  # yyyymmdd or 99999999
     band: str | None = None
     tdi_set: str | None = None
+    layout: str = "GIP"
+    """``GIP`` (the pattern above) or one of :data:`OTHER_LAYOUTS` (AUX/IMQ names)."""
+    instance: str = ""
+    """Other layouts: the part of the instance id the fields above do not hold (e.g. the REFDE1 corners)."""
+
+    @property
+    def has_serial(self) -> bool:
+        """True when the name carries a serial key or version (False for emission-date and RFGEOM names)."""
+        return self.layout in ("GIP", "BBOX", "SITE_VERSION", "SITE_VERSION_TIMES")
+
+    @property
+    def has_validity(self) -> bool:
+        """True when the name carries the validity dates (only the GIP layout does)."""
+        return self.layout == "GIP"
 
     def __str__(self) -> str:
+        if self.layout != "GIP":
+            return self._other_str()
         parts = [
             "VE",
             self.file_class,
@@ -82,12 +121,59 @@ class GippName:
                 parts.append(self.tdi_set)
         return "_".join(parts)
 
+    def _other_str(self) -> str:
+        head = f"VE_{self.file_class}_{self.gipp_type}"
+        nick = self.nick.ljust(8, "_")
+        if self.layout == "BBOX":
+            return f"{head}_{self.instance}_{self.serial:04d}"
+        if self.layout == "SITE_VERSION":
+            return f"{head}_{nick}_{self.serial:04d}"
+        if self.layout == "SITE_DATES":
+            return f"{head}_{nick}_{self.instance}"
+        if self.layout == "SITE_VERSION_TIMES":
+            return f"{head}_{nick}_{self.serial:04d}_{self.instance}"
+        return f"{head}_{self.instance}"
+
+    @classmethod
+    def _parse_other(cls, stem: str) -> GippName | None:
+        """An AUX/IMQ name of :data:`OTHER_LAYOUTS`, or None."""
+        m = _OTHER_NAME.match(stem)
+        if not m:
+            return None
+        for layout, types, pattern in OTHER_LAYOUTS:
+            if m["gipp_type"] not in types:
+                continue
+            p = pattern.match(m["rest"])
+            if not p:
+                raise ValueError(f"file name {stem!r} does not follow the {m['gipp_type']} pattern ({layout})")
+            parts = p.groupdict()
+            nick = (parts.get("nick") or "").rstrip("_")
+            return cls(
+                file_class=m["file_class"],
+                gipp_type=m["gipp_type"],
+                kind="S" if nick else "L",
+                nick=nick or ALLSITES,
+                serial=int(parts["version"]) if parts.get("version") else 0,
+                start="00000000",
+                stop="99999999",
+                layout=layout,
+                instance=parts.get("instance") or "",
+            )
+        return None
+
     @classmethod
     def parse(cls, name: str) -> GippName:
-        """Split a file name (extension allowed); ValueError when it does not follow the pattern."""
+        """Split a file name (extension allowed); ValueError when it does not follow the pattern.
+
+        GIPP names follow the GIP pattern; AUX and IMQ types listed in :data:`OTHER_LAYOUTS` may also use their
+        own names (e.g. ``VE_TEST_AUX_REFDE1_E00520N4430_E00540N4410_0001``).
+        """
         stem = re.sub(r"\.(EEF|HDR|DBL|xml)$", "", Path(name).name, flags=re.IGNORECASE)
         m = NAME_PATTERN.match(stem)
         if not m:
+            other = cls._parse_other(stem)
+            if other is not None:
+                return other
             raise ValueError(
                 f"file name {stem!r} does not follow "
                 "VE_<CLASS>_<TYPE>_<S|L>_<NICKNAME>_<SERIAL>_<VALIDSTART>_<VALIDSTOP>[_<BAND>[_<TDISET>]]"
@@ -117,7 +203,25 @@ class GippName:
 
     @classmethod
     def for_record(cls, record: GippRecord) -> GippName:
-        """The name of a stored GIPP in its current status and validity."""
+        """The name of a stored GIPP in its current status and validity.
+
+        A record whose content names its file instance (``instance_id``, e.g. the REFDE1 corners) keeps its own
+        layout; every other record is named with the GIP pattern.
+        """
+        if record.instance_id:
+            layout = next((lay for lay, types, _ in OTHER_LAYOUTS if record.gipp_type in types), "")
+            if layout == "BBOX":
+                return cls(
+                    file_class=record.file_class,
+                    gipp_type=record.gipp_type,
+                    kind="S" if record.applicability.kind == "SITE" else "L",
+                    nick=record.applicability.name,
+                    serial=record.serial,
+                    start="00000000",
+                    stop="99999999",
+                    layout=layout,
+                    instance=record.instance_id,
+                )
         return cls.build(
             record.file_class,
             record.gipp_type,
@@ -307,10 +411,16 @@ def read_gipp_bytes(data: bytes, *, source: str | None = None) -> EEGippDocument
     """Parse the bytes of a GIPP ``.EEF`` file."""
     r = _Reader(source)
     root = parse_xml(data, source)
-    if _local(root) != "Earth_Explorer_File":
-        raise r.fail(root, f"root element is {_local(root)}, expected Earth_Explorer_File")
-    r.order(root, ("Earth_Explorer_Header", "Data_Block"))
-    header = r.child(root, "Earth_Explorer_Header")
+    if _local(root) == "Earth_Explorer_Header":
+        # a stand-alone header (.HDR beside a .DBL / .DBL.DIR): its Specific_Product_Header is the content
+        header = root
+        data_block = _header_data_block(r, header)
+    elif _local(root) != "Earth_Explorer_File":
+        raise r.fail(root, f"root element is {_local(root)}, expected Earth_Explorer_File or Earth_Explorer_Header")
+    else:
+        r.order(root, ("Earth_Explorer_Header", "Data_Block"))
+        header = r.child(root, "Earth_Explorer_Header")
+        data_block = r.child(root, "Data_Block")
     fixed = r.child(header, "Fixed_Header")
     r.order(fixed, FIXED_HEADER)
     file_name_el = r.child(fixed, "File_Name")
@@ -335,7 +445,7 @@ def read_gipp_bytes(data: bytes, *, source: str | None = None) -> EEGippDocument
     except ValueError as err:
         raise r.fail(period, f"Validity_Period: {err}") from None
     expected = GippName.build(file_class, file_type, Applicability(), name.serial, validity, None, None)
-    if (expected.start, expected.stop) != (name.start, name.stop):
+    if name.has_validity and (expected.start, expected.stop) != (name.start, name.stop):
         raise r.fail(
             file_name_el,
             f"File_Name validity {name.start}_{name.stop} disagrees with Validity_Period "
@@ -344,6 +454,8 @@ def read_gipp_bytes(data: bytes, *, source: str | None = None) -> EEGippDocument
     version_text = r.text(fixed, "File_Version")
     if not re.fullmatch(r"\d{4}", version_text):
         raise r.fail(r.child(fixed, "File_Version"), f"File_Version {version_text!r} is not 4 digits")
+    if name.layout in ("BBOX", "SITE_VERSION", "SITE_VERSION_TIMES") and int(version_text) != name.serial:
+        raise r.fail(file_name_el, f"File_Name version {name.serial:04d} disagrees with File_Version {version_text}")
     src = r.child(fixed, "Source")
     r.order(src, ("System", "Creator", "Creator_Version", "Creation_Date"))
     try:
@@ -376,7 +488,18 @@ def read_gipp_bytes(data: bytes, *, source: str | None = None) -> EEGippDocument
         if sites_el is not None:
             site_ids = [(c.text or "").strip() for c in _children(sites_el)]
     try:
-        if name.kind == "S":
+        if not name.has_validity and not (name.kind == "S" and site_ids == []):
+            # AUX/IMQ names: the header's site list says where the file applies (a nick in the name must agree)
+            nicks = [site_nick(s) for s in site_ids]
+            if name.kind == "S" and nicks != [name.nick]:
+                raise ValueError(f"site list {site_ids} disagrees with site nick name {name.nick}")
+            if not nicks:
+                applicability = Applicability.all_sites()
+            elif len(nicks) == 1:
+                applicability = Applicability.site(nicks[0])
+            else:
+                applicability = Applicability.site_list(nicks)
+        elif name.kind == "S":
             applicability = Applicability.site(name.nick)
             if site_ids and [site_nick(s) for s in site_ids] != [name.nick]:
                 raise ValueError(f"site list {site_ids} disagrees with site nick name {name.nick}")
@@ -401,12 +524,24 @@ def read_gipp_bytes(data: bytes, *, source: str | None = None) -> EEGippDocument
         creator_version=r.text(src, "Creator_Version"),
         creation_date=created,
         applicability=applicability,
-        data_block=r.child(root, "Data_Block"),
+        data_block=data_block,
         schema_version=root.get("schema_version", "1.0"),
-        root_type=root.get(f"{{{XSI_NS}}}type", ""),
+        root_type=root.get(f"{{{XSI_NS}}}type", "") if _local(root) == "Earth_Explorer_File" else "",
         extensions=tuple(extensions),
         source=source,
     )
+
+
+def _header_data_block(r: _Reader, header: etree._Element) -> etree._Element:
+    """The content of a stand-alone header: ``Specific_Product_Header`` without the site list, as a Data_Block."""
+    variable = r.child(header, "Variable_Header")
+    specific = r.child(variable, "Specific_Product_Header")
+    block = etree.Element(f"{{{EE_NS}}}Data_Block")
+    block.sourceline = specific.sourceline  # errors point into the header
+    for child in _children(specific):
+        if _local(child) != "List_of_Applicable_SiteDefinition_Ids":
+            block.append(copy.deepcopy(child))
+    return block
 
 
 # ---------------------------------------------------------------------------------------------- writing
@@ -464,12 +599,15 @@ def write_gipp(doc: EEGippDocument) -> bytes:
         _sub(ext, "Value", value)
     specific = _sub(variable, "Specific_Product_Header")
     inst = _sub(specific, "Instance_Id")
-    _sub(inst, "Applicability_NickName_Type", "S_SITE" if doc.name.kind == "S" else "L_LIST")
-    _sub(inst, "Applicability_NickName", doc.name.nick.ljust(8, "_"))
-    _sub(inst, "Serial_Key", f"{doc.name.serial:05d}")
-    iperiod = _sub(inst, "Validity_Period")
-    _sub(iperiod, "Validity_Start", format_ee_time(doc.validity.start, stop=False))
-    _sub(iperiod, "Validity_Stop", format_ee_time(doc.validity.stop, stop=True))
+    if doc.name.layout == "GIP":
+        _sub(inst, "Applicability_NickName_Type", "S_SITE" if doc.name.kind == "S" else "L_LIST")
+        _sub(inst, "Applicability_NickName", doc.name.nick.ljust(8, "_"))
+        _sub(inst, "Serial_Key", f"{doc.name.serial:05d}")
+        iperiod = _sub(inst, "Validity_Period")
+        _sub(iperiod, "Validity_Start", format_ee_time(doc.validity.start, stop=False))
+        _sub(iperiod, "Validity_Stop", format_ee_time(doc.validity.stop, stop=True))
+    else:  # the name's instance id (the content keeps its own Instance_Id where the type has one)
+        _sub(inst, "File_Instance", str(doc.name)[len(f"VE_{doc.name.file_class}_{doc.name.gipp_type}_") :])
     if doc.name.band:
         _sub(inst, "Band_Code", doc.name.band)
     if doc.name.tdi_set:

@@ -301,6 +301,11 @@ class GippRecord(_Frozen):
     content_sha256: str
     registered: bool = Field(description="Content validated by a registered model (else raw Data_Block).")
     arrays: tuple[ArrayRef, ...] = ()
+    instance_id: str | None = Field(
+        default=None,
+        description="File instance named by the content (``file_instance()`` of its model, e.g. the AUX_REFDE1 "
+        "corners); None = the GIP name pattern.",
+    )
 
     @property
     def file_class(self) -> str:

@@ -71,6 +71,9 @@ _COLUMNS = (
     "creator_version, creation_date, content_sha256, registered"
 )
 
+#: Types whose file name may hold an instance id only their content knows (the REFDE1/REFIMG corners).
+_CONTENT_NAMED_TYPES = frozenset({"AUX_REFDE1", "AUX_REFIMG"})
+
 SIDECAR_PREFIX = "sidecar:"
 """Name prefix of stored sidecar files (arrays a content model keeps in files beside its XML)."""
 
@@ -325,6 +328,12 @@ class GippStore:
         source = _doc.source if _doc is not None else None
         data, registered = self._validate_content(draft.gipp_type, draft.content, source)
         refs: list[tuple[str, str, str, int, str]] = []
+        if registered and _doc is not None and _doc.name.instance and self._names_instance(draft.gipp_type):
+            named = self._file_instance(draft.gipp_type, data)
+            if named != _doc.name.instance:
+                raise GippFileError(
+                    f"File_Name instance {_doc.name.instance} disagrees with the content's {named}", source=source
+                )
         if registered:
             refs = self._store_sidecars(draft.gipp_type, data, source)
             data, array_refs = self._store_arrays(data)
@@ -463,7 +472,7 @@ class GippStore:
         try:
             draft = GippDraft(
                 gipp_type=doc.file_type,
-                serial=name.serial,
+                serial=name.serial if name.has_serial else None,
                 validity=doc.validity,
                 applicability=doc.applicability,
                 band=name.band,
@@ -498,7 +507,25 @@ class GippStore:
                 arrays.setdefault(int(a[0]), []).append(
                     ArrayRef(name=a[1], sha256=a[2], dtype=a[3], length=int(a[4]), path=a[5])
                 )
-        return [_record(r, tuple(arrays.get(int(r[0]), ()))) for r in rows]
+        instances: dict[int, str] = {}
+        for r in rows:
+            if r[1] in _CONTENT_NAMED_TYPES and self._names_instance(r[1]):
+                found = tx.one("SELECT content_json FROM gipp WHERE id = ?", (int(r[0]),))
+                if found is not None and found[0] is not None:
+                    instances[int(r[0])] = self._file_instance(r[1], json.loads(str(found[0])))
+        return [
+            _record(r, tuple(arrays.get(int(r[0]), ())), instances.get(int(r[0]))) for r in rows
+        ]
+
+    def _names_instance(self, gipp_type: str) -> bool:
+        """True when the content model of ``gipp_type`` names the file instance (``file_instance()``)."""
+        model = self.model_for(gipp_type)
+        return model is not None and callable(getattr(model, "file_instance", None))
+
+    def _file_instance(self, gipp_type: str, data: Any) -> str:
+        model = self.model_for(gipp_type)
+        assert model is not None
+        return str(model.model_validate(data).file_instance())  # type: ignore[attr-defined]  # optional protocol
 
     def get(self, gipp_id: int) -> GippRecord:
         """The GIPP with this id; GippNotFound otherwise."""
@@ -919,7 +946,9 @@ class GippStore:
         for ref in self.get(gipp_id).arrays:  # sidecar files travel beside the XML under their own names
             if ref.name.startswith(SIDECAR_PREFIX):
                 src = self._read_verified(ref.path, ref.sha256, f"GIPP #{gipp_id} sidecar {ref.name}")
-                shutil.copyfile(src, out_dir / ref.name[len(SIDECAR_PREFIX) :])
+                dest = out_dir / ref.name[len(SIDECAR_PREFIX) :]
+                dest.parent.mkdir(parents=True, exist_ok=True)  # sidecars may sit in a .DBL.DIR beside the XML
+                shutil.copyfile(src, dest)
         target = out_dir / f"{doc.name}.EEF"
         if not (target.is_file() and target.read_bytes() == data):
             fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".tmp-")
@@ -1005,7 +1034,7 @@ def _conflicts(a: GippRecord, b: GippRecord) -> bool:
     return a.applicability.intersects(b.applicability)
 
 
-def _record(r: tuple[Any, ...], arrays: tuple[ArrayRef, ...]) -> GippRecord:
+def _record(r: tuple[Any, ...], arrays: tuple[ArrayRef, ...], instance_id: str | None = None) -> GippRecord:
     kind = r[6]
     sites = tuple(json.loads(r[8]))
     appl = Applicability(kind=kind, name=r[7], sites=sites)
@@ -1030,6 +1059,7 @@ def _record(r: tuple[Any, ...], arrays: tuple[ArrayRef, ...]) -> GippRecord:
         content_sha256=r[20],
         registered=bool(r[21]),
         arrays=arrays,
+        instance_id=instance_id,
     )
 
 

@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -32,7 +32,7 @@ from viq_interfaces import (
     RunStatus,
 )
 from viq_interfaces.errors import ParameterError
-from viq_proc_dem import __version__, report, sites
+from viq_proc_dem import __version__, refde1, report, sites
 from viq_proc_dem.errors import AllVoidError, CoverageError, DemInputError, SiteError
 from viq_proc_dem.geoid import GeoidGrid, read_gtx
 from viq_proc_dem.mosaic import GridSpec, Mosaic, empty_mosaic, paste
@@ -110,6 +110,10 @@ class ReferenceDemParameters(BaseModel):
     num_threads: int = Field(default=1, ge=1, le=64, description="GDAL threads for warping and compression.")
     file_class: str = Field(default="TEST", pattern=r"^[A-Z0-9_]{4}$", description="Earth Explorer file class.")
     file_version: int = Field(default=1, ge=0, le=9999, description="File version (4 digits in the name).")
+    validity_start: date | None = Field(default=None, description="First day of validity (header); None = "
+                                        "beginning of mission.")
+    validity_stop: date | None = Field(default=None, description="End of validity (exclusive); None = end of "
+                                       "mission.")
 
 
 @dataclass
@@ -423,9 +427,9 @@ def build(
 
 
 def product_name(dem: ReferenceDem, p: ReferenceDemParameters) -> str:
-    """``VE_<class>_AUX_REFDE1_<upper-left>_<lower-right>_<vvvv>``."""
+    """``VE_<class>_AUX_REFDE1_<upper-left>_<lower-right>_<vvvv>`` (FACTS.md §3.21)."""
     w, s, e, n = dem.site.bounds
-    corners = f"{sites.refde1_corner(w, n)}_{sites.refde1_corner(e, s)}"
+    corners = f"{refde1.corner(w, n)}_{refde1.corner(e, s)}"
     return f"VE_{p.file_class}_{PRODUCT_TYPE}_{corners}_{p.file_version:04d}"
 
 
@@ -435,7 +439,8 @@ def write_product(dem: ReferenceDem, p: ReferenceDemParameters, out_dir: Path) -
     name = product_name(dem, p)
     dbl = out_dir / f"{name}.DBL.DIR"
     dbl.mkdir(parents=True, exist_ok=True)
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    created = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+    now = created.strftime("%Y-%m-%dT%H:%M:%S")
     tags = {
         "VIQ_PRODUCT_TYPE": PRODUCT_TYPE, "VIQ_SITE": dem.site.name, "VIQ_PROCESSOR": f"reference-dem {__version__}",
         "VIQ_CREATION": now, "VIQ_SOURCES": ",".join(dem.tiles), "VIQ_SECONDARY_SOURCES": ",".join(dem.secondary_tiles),
@@ -473,8 +478,49 @@ def write_product(dem: ReferenceDem, p: ReferenceDemParameters, out_dir: Path) -
     paths["report_plot"] = out_dir / f"{name}_QLT.png"
     report.reference_dem_plot(dem.heights, dem.fill_code, slope, rep, paths["report_plot"])
     paths["header"] = out_dir / f"{name}.HDR"
-    paths["header"].write_text(report.refde1_header(name, dem, p, rep, now), encoding="utf-8")
+    paths["header"].write_text(header(name, dem, p, rep, created, paths), encoding="utf-8")
     return paths
+
+
+_DEFINITIONS = {"dem": "heights (m)", "fill_mask": "fill code (0 source, 1 secondary, 2 interpolated)",
+                "slope": "slope (degrees)", "aspect": "aspect (degrees from north, clockwise)"}
+
+
+def header(name: str, dem: ReferenceDem, p: ReferenceDemParameters, rep: dict[str, Any], created: datetime,
+           paths: dict[str, Path]) -> str:
+    """The AUX_REFDE1 header: fixed header, bounding box, site, grid, data-block files with sha256, VIQ block."""
+    w, s, e, n = dem.site.bounds
+    files = [(port, paths[port]) for port in _DEFINITIONS if port in paths]
+    epsg = dem.crs.to_epsg()
+    content = refde1.RefDe1Content.model_validate({
+        "Instance_Id": {"Upper_Left_Point": {"Long": w, "Lat": n}, "Lower_Right_Point": {"Long": e, "Lat": s},
+                        "File_Version": f"{p.file_version:04d}"},
+        "DEM_Information": {
+            "Coordinate_Reference_System": {"Code": f"EPSG:{epsg}" if epsg else "LOCAL",
+                                            "Short_Description": pyproj.CRS.from_wkt(dem.crs.to_wkt()).name},
+            "Sampling_Interval": {"By_Line": abs(dem.grid.transform.e), "By_Column": abs(dem.grid.transform.a)},
+            "Size": {"Lines": dem.grid.height, "Columns": dem.grid.width},
+            "Comment": f"{', '.join(dem.tiles)}; heights above {rep['vertical_datum']}, float32 m, "
+                       f"{p.resampling} resampling",
+        },
+        "DBL_Organization": {"List_of_Packaged_DBL_Files": {"@count": len(files), "Packaged_DBL_File": [
+            {"@sn": i, "@sha256": refde1.sha256_file(path), "Relative_File_Path": f"{name}.DBL.DIR/{path.name}",
+             "File_Format": "COG", "File_Definition": _DEFINITIONS[port]}
+            for i, (port, path) in enumerate(files, 1)]}},
+        "VIQ_Information": {
+            "Site": dem.site.name, "Sources": ",".join(dem.tiles), "Secondary_Sources": ",".join(dem.secondary_tiles),
+            "Source_Vertical_Datum": str(dem.source_datum), "Vertical_Datum": str(rep["vertical_datum"]),
+            "Geoid": dem.geoid_name or "", "Resampling": p.resampling,
+            "Void_Fraction": round(float(rep["source_voids"]["fraction"]), 6),
+            "Filled_Fraction": round(float(rep["output_filled_fraction"]), 6),
+        },
+    })
+    return refde1.header_xml(
+        name=name, file_class=p.file_class, file_version=p.file_version, site=dem.site.name,
+        created=created, creator_version=__version__, validity=(p.validity_start, p.validity_stop), content=content,
+        notes="Reference DEM for L1 processing, produced by VIQ reference-dem",
+        input_products=[*dem.tiles, *dem.secondary_tiles],
+    )
 
 
 def quality(dem: ReferenceDem, slope: NDArray[np.float32] | None) -> dict[str, Any]:

@@ -1,12 +1,11 @@
-"""Report writers: figures (matplotlib, Agg) and the AUX_REFDE1-style XML header."""
+"""Report writers: figures (matplotlib, Agg) and the slope-class CSV."""
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from xml.etree import ElementTree as ET
+from typing import Any
 
 import matplotlib
 
@@ -14,9 +13,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from numpy.typing import NDArray
-
-if TYPE_CHECKING:
-    from viq_proc_dem.reference_dem import ReferenceDem, ReferenceDemParameters
 
 
 def _sub(v: NDArray[Any], n: int = 1500) -> NDArray[Any]:
@@ -91,80 +87,3 @@ def write_class_csv(path: Path, classes: Sequence[tuple[str, dict[str, float]]])
         w.writerow(["class", *keys])
         for label, st in classes:
             w.writerow([label, *(f"{st[k]:.6g}" for k in keys)])
-
-
-def _el(parent: ET.Element, tag: str, text: str | None = None, **attrib: str) -> ET.Element:
-    e = ET.SubElement(parent, tag, attrib)
-    if text is not None:
-        e.text = text
-    return e
-
-
-def refde1_header(
-    name: str, dem: ReferenceDem, p: ReferenceDemParameters, rep: dict[str, Any], created: str
-) -> str:
-    """An Earth Explorer header shaped after the VENµS AUX_REFDE1 schema, with VIQ's additions.
-
-    Fixed_Header and the DEM_Information block follow the schema's element names; the VIQ block (sources,
-    datums, fill statistics) is our addition. The file is not validated against the XSD here.
-    """
-    root = ET.Element("Earth_Explorer_Header", {"schema_version": "1.00"})
-    fh = _el(root, "Fixed_Header")
-    _el(fh, "File_Name", name)
-    _el(fh, "File_Description", "Reference DEM for L1 processing")
-    _el(fh, "Notes", "Produced by VIQ reference-dem")
-    _el(fh, "Mission", "VENuS")
-    _el(fh, "File_Class", p.file_class)
-    _el(fh, "File_Type", "AUX_REFDE1")
-    vp = _el(fh, "Validity_Period")
-    _el(vp, "Validity_Start", "UTC=0000-00-00T00:00:00")
-    _el(vp, "Validity_Stop", "UTC=9999-99-99T99:99:99")
-    _el(fh, "File_Version", f"{p.file_version:04d}")
-    src = _el(fh, "Source")
-    _el(src, "System", "VIQ")
-    _el(src, "Creator", "reference-dem")
-    _el(src, "Creator_Version", dem_version())
-    _el(src, "Creation_Date", f"UTC={created}")
-    vh = _el(root, "Variable_Header")
-    sph = _el(vh, "Specific_Product_Header")
-    w, s, e, n = dem.site.bounds
-    ul = _el(sph, "Upper_Left_Point")
-    _el(ul, "Long", f"{w:.6f}")
-    _el(ul, "Lat", f"{n:.6f}")
-    lr = _el(sph, "Lower_Right_Point")
-    _el(lr, "Long", f"{e:.6f}")
-    _el(lr, "Lat", f"{s:.6f}")
-    sites_el = _el(sph, "List_of_Applicable_SiteDefinition_Ids", count="1")
-    _el(sites_el, "Applicable_SiteDefinition_Id", dem.site.name, sn="1")
-    info = _el(sph, "DEM_Information")
-    crs = _el(info, "Coordinate_Reference_System")
-    epsg = dem.crs.to_epsg()
-    _el(crs, "Code", f"EPSG:{epsg}" if epsg else dem.crs.to_wkt())
-    _el(crs, "Short_Description", dem.crs.to_string()[:80])
-    si = _el(info, "Sampling_Interval")
-    _el(si, "By_Line", f"{abs(dem.grid.transform.e):.6f}")
-    _el(si, "By_Column", f"{abs(dem.grid.transform.a):.6f}")
-    size = _el(info, "Size")
-    _el(size, "Lines", str(dem.grid.height))
-    _el(size, "Columns", str(dem.grid.width))
-    _el(info, "Comment", f"heights above {rep['vertical_datum']}, float32 m, {p.resampling} resampling")
-    org = _el(sph, "DBL_Organization")
-    _el(org, "File", f"{name}.DBL.DIR/{name}_ALT.TIF", format="COG", definition="heights")
-    _el(org, "File", f"{name}.DBL.DIR/{name}_MSK.TIF", format="COG", definition="fill code")
-    viq = _el(sph, "VIQ_Information")
-    _el(viq, "Sources", ",".join(dem.tiles))
-    _el(viq, "Secondary_Sources", ",".join(dem.secondary_tiles))
-    _el(viq, "Source_Vertical_Datum", str(dem.source_datum))
-    _el(viq, "Vertical_Datum", str(rep["vertical_datum"]))
-    _el(viq, "Geoid", str(dem.geoid_name))
-    _el(viq, "Void_Fraction", f"{rep['source_voids']['fraction']:.6f}")
-    _el(viq, "Filled_Fraction", f"{rep['output_filled_fraction']:.6f}")
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
-
-
-def dem_version() -> str:
-    """The processor version."""
-    from viq_proc_dem import __version__
-
-    return __version__

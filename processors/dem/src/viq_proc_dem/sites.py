@@ -63,13 +63,3 @@ def utm_epsg(lon: float, lat: float) -> int:
     """EPSG code of the WGS 84 UTM zone holding (lon, lat)."""
     zone = min(math.floor((lon + 180.0) / 6.0) + 1, 60)
     return (32600 if lat >= 0 else 32700) + zone
-
-
-def refde1_corner(lon: float, lat: float) -> str:
-    """A bounding-box corner as in AUX_REFDE1 names: ``[EW]ddd dd[NS]dd dd`` (degrees, hundredths; our choice)."""
-    ew = "E" if lon >= 0 else "W"
-    ns = "N" if lat >= 0 else "S"
-    alon, alat = abs(lon), abs(lat)
-    lon_h = round((alon % 1) * 100) % 100
-    lat_h = round((alat % 1) * 100) % 100
-    return f"{ew}{int(alon):03d}{lon_h:02d}{ns}{int(alat):02d}{lat_h:02d}"
