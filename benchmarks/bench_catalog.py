@@ -488,6 +488,7 @@ def run_backend(name: str, cat: Catalog, floor: Floor, args: argparse.Namespace,
         ),
     }
     res["queries"] = {}
+    res["counts"] = {}
     for label, (api, bare) in queries.items():
         for p in params[:3]:  # warm caches for both
             api(p), bare(p)
@@ -504,6 +505,7 @@ def run_backend(name: str, cat: Catalog, floor: Floor, args: argparse.Namespace,
             t_bare.append(time.perf_counter() - t)
             n_api.append(len(ra))
             n_bare.append(len(rb))
+        res["counts"][label] = (n_api, n_bare)
         res["queries"][label] = (
             pct(t_api, 50),
             pct(t_api, 95),
