@@ -58,6 +58,12 @@ class Step:
     params: Mapping[str, Any] = field(default_factory=dict)
     inputs: Mapping[str, Sequence[From | Shared]] = field(default_factory=dict)
     optional_inputs: frozenset[str] = frozenset()
+    fan_out: str | None = None
+    """Run one job per file of this port (e.g. one per campaign date, to build a time series)."""
+    paired: frozenset[str] = frozenset()
+    """With ``fan_out``: ports whose files are matched to each fanned-out file by file-name stem."""
+    candidates: bool = True
+    """Import this step's GIPP outputs as candidates."""
 
 
 @dataclass
@@ -113,6 +119,11 @@ def default_plan(size: int = 256) -> list[Step]:
              inputs={"site": [From("sim-campaign", "raw")], "reference": [From("sim-campaign", "truth")],
                      "dark": [From("sim-dark", "raw")], "phgain": [From("sim-dark", "truth_phgain")]},
              optional_inputs=frozenset({"dark", "phgain"})),
+        Step("absolute-dates", "absolute-calibration", "Absolute gain at each campaign date (trend)",
+             inputs={"site": [From("sim-campaign", "raw")], "reference": [From("sim-campaign", "truth")],
+                     "dark": [From("sim-dark", "raw")], "phgain": [From("sim-dark", "truth_phgain")]},
+             optional_inputs=frozenset({"phgain"}), fan_out="site", paired=frozenset({"reference"}),
+             candidates=False),
         Step("mtf", "slanted-edge-mtf", "Slanted-edge MTF (ISO 12233)",
              inputs={"image": [From("sim-edge", "l1")]}),
         Step("b2b", "band-to-band", "Band-to-band registration residuals and attitude model",
@@ -143,6 +154,8 @@ EVIDENCE: dict[str, tuple[str, float | None, float | None]] = {
     "GIP_OUTORD": ("striping_after_pct", None, 0.5),
     "GIP_NOISMO": ("snr", 100.0, None),
     "GIP_PHGAIN": ("gain_change_pct", -5.0, 5.0),
+    "IMQ_SBPARS": ("bias_fit_rmse_px", None, 0.1),
+    "AUX_REFDE1": ("void_fraction", None, 0.05),
 }
 
 
@@ -171,8 +184,12 @@ class DemoRun:
     notes: list[str] = field(default_factory=list)
 
     def result(self, key: str) -> StepResult | None:
-        """Result of the step called ``key``."""
+        """Result of the step called ``key`` (the first job of a fanned-out step)."""
         return next((r for r in self.steps if r.step.key == key), None)
+
+    def results(self, key: str) -> list[StepResult]:
+        """Every job of the step called ``key``."""
+        return [r for r in self.steps if r.step.key == key]
 
 
 class Demo:
@@ -196,11 +213,10 @@ class Demo:
     # -- inputs ---------------------------------------------------------------------------------------
 
     def _from(self, ref: From) -> list[Path]:
-        prior = self.run.result(ref.step)
-        if prior is None or not prior.ok:
-            return []
         return [
             Path(o.path)
+            for prior in self.run.results(ref.step)
+            if prior.ok
             for o in prior.outputs
             if o.port == ref.port
             and (ref.product_type is None or o.product_type == ref.product_type)
@@ -237,24 +253,43 @@ class Demo:
 
     # -- running --------------------------------------------------------------------------------------
 
-    def _submit(self, step: Step) -> StepResult:
+    @staticmethod
+    def _split(step: Step, inputs: dict[str, list[Path]]) -> list[dict[str, list[Path]]]:
+        """One input set per fanned-out file, paired ports matched by file-name stem."""
+        if step.fan_out is None or step.fan_out not in inputs:
+            return [inputs]
+        sets = []
+        for item in inputs[step.fan_out]:
+            stem = item.stem
+            one = {k: v for k, v in inputs.items() if k != step.fan_out and k not in step.paired}
+            one[step.fan_out] = [item]
+            for port in step.paired:
+                one[port] = [f for f in inputs.get(port, []) if f.name.startswith(stem)]
+            sets.append(one)
+        return sets
+
+    def _submit(self, step: Step) -> list[StepResult]:
         try:
             cls = self.host.plugins.processors.get(step.processor)
         except RegistryError as err:
-            return StepResult(step, "skipped", f"processor not installed: {err}")
+            return [StepResult(step, "skipped", f"processor not installed: {err}")]
         inputs, why = self.resolve(step)
         if why:
-            return StepResult(step, "skipped", why)
+            return [StepResult(step, "skipped", why)]
         decl = cls.declaration
         known_ports = {p.name for p in decl.inputs}
         inputs = {k: v for k, v in inputs.items() if k in known_ports}
         params = {k: v for k, v in step.params.items() if k in cls.Parameters.model_fields}
-        order = build_job_order(decl, inputs=inputs, params=params)
-        try:
-            job_id = self.host.service.submit(order)
-        except (InvalidJobOrder, ViqError) as err:
-            return StepResult(step, JobState.FAILED.value, f"rejected: {err}")
-        return StepResult(step, JobState.QUEUED.value, job_id=job_id)
+        results = []
+        for one in self._split(step, inputs):
+            order = build_job_order(decl, inputs=one, params=params)
+            try:
+                job_id = self.host.service.submit(order)
+            except (InvalidJobOrder, ViqError) as err:
+                results.append(StepResult(step, JobState.FAILED.value, f"rejected: {err}"))
+                continue
+            results.append(StepResult(step, JobState.QUEUED.value, job_id=job_id))
+        return results
 
     def _collect(self, pending: StepResult, seconds: float) -> None:
         assert pending.job_id is not None
@@ -281,13 +316,13 @@ class Demo:
             wave: list[StepResult] = []
             for step in ready:
                 remaining.remove(step)
-                res = self._submit(step)
-                self.run.steps.append(res)
-                if res.job_id:
-                    wave.append(res)
-                    self.progress(f"submitted {step.processor}: {step.title}")
-                else:
-                    self.progress(f"{res.state}: {step.processor}: {res.reason}")
+                for res in self._submit(step):
+                    self.run.steps.append(res)
+                    if res.job_id:
+                        wave.append(res)
+                        self.progress(f"submitted {step.processor}: {step.title}")
+                    else:
+                        self.progress(f"{res.state}: {step.processor}: {res.reason}")
             if wave:
                 t0 = time.monotonic()
                 self.runner(self.host, [r.job_id for r in wave if r.job_id])
@@ -302,12 +337,13 @@ class Demo:
         """Import every candidate GIPP, attach its run's evidence, promote passing ones to TEST."""
         store = self.host.gipps
         store.grant_role(DEMO_OPERATOR, by="viq demo", reason="demo campaign operator")
+        known = set(store.known_types())
         for res in self.run.steps:
-            if not res.ok or res.step.processor == "venus-simulator":
+            if not res.ok or res.step.processor == "venus-simulator" or not res.step.candidates:
                 continue
             for out in res.outputs:
-                if not out.product_type.startswith("GIP_") or not Path(out.path).name.upper().endswith(
-                    (".EEF", ".XML")
+                if out.product_type not in known or not Path(out.path).name.upper().endswith(
+                    (".EEF", ".XML", ".HDR")
                 ):
                     continue
                 try:

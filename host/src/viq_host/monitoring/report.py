@@ -45,18 +45,15 @@ def trend_figure(
             if value is not None:
                 ax.axhline(value, color="#a40000", ls="--", lw=1, label=label)
                 label = "_nolegend_"
+    by_time: dict[datetime, list[GippChange]] = defaultdict(list)
     for change in changes:
-        ax.axvline(change.time, color="#555", ls=":", lw=1)
-        ax.annotate(
-            f"{change.gipp_type} v{change.version}",
-            (change.time, 1.0),
-            xycoords=("data", "axes fraction"),
-            rotation=90,
-            va="top",
-            ha="right",
-            fontsize=7,
-            color="#555",
-        )
+        by_time[change.time].append(change)
+    for when, group in sorted(by_time.items()):
+        ax.axvline(when, color="#555", ls=":", lw=1)
+        types = sorted({c.gipp_type for c in group})
+        label = ", ".join(types) if len(types) <= 2 else f"{len(group)} GIPPs ({len(types)} types)"
+        ax.annotate(label, (when, 1.0), xycoords=("data", "axes fraction"), rotation=90, va="top", ha="right",
+                    fontsize=7, color="#555")
     unit = next((p.unit for p in points if p.unit), "")
     ax.set_ylabel(f"{name} [{unit}]" if unit else name)
     ax.grid(alpha=0.3)
@@ -124,7 +121,19 @@ class PerformanceReport:
                 ["date", "type", "version", "status", "band"],
                 [(f"{c.time:%Y-%m-%d}", c.gipp_type, c.version, c.status, c.band or "") for c in self.changes],
             )
+        single = [n for n in self.names() if len({p.time for p in self.points if p.name == n}) < 2]
+        if single:
+            rep.heading("Measures with a single date")
+            rep.paragraph("No trend yet for these measures; their values:")
+            rows_single = [
+                (p.name, p.band or "", p.site or "", f"{p.time:%Y-%m-%d}", p.value, p.unit)
+                for p in sorted(self.points, key=lambda q: (q.name, _band_order(q.band or "")))
+                if p.name in single
+            ]
+            rep.table(["measure", "band", "site", "date", "value", "unit"], rows_single)
         for name in self.names():
+            if name in single:
+                continue
             pts = [p for p in self.points if p.name == name]
             rep.heading(name)
             rep.figure(trend_figure(name, pts, self.specs, self.changes), f"Trend of {name} per band")
@@ -160,6 +169,8 @@ class PerformanceReport:
             plt.close(fig)
             for name in self.names():
                 pts = [p for p in self.points if p.name == name]
+                if len({p.time for p in pts}) < 2:
+                    continue
                 fig = trend_figure(name, pts, self.specs, self.changes)
                 pdf.savefig(fig)
                 plt.close(fig)
