@@ -62,8 +62,8 @@ class Step:
     """Run one job per file of this port (e.g. one per campaign date, to build a time series)."""
     paired: frozenset[str] = frozenset()
     """With ``fan_out``: ports whose files are matched to each fanned-out file by file-name stem."""
-    candidates: bool = True
-    """Import this step's GIPP outputs as candidates."""
+    candidates: bool | str = True
+    """Import this step's GIPP outputs as candidates (``"last"``: only those of its last fanned-out job)."""
 
 
 @dataclass
@@ -115,15 +115,12 @@ def default_plan(size: int = 256) -> list[Step]:
         Step("noise", "noise-model", "Noise model and SNR → GIP_NOISMO candidate",
              inputs={"flat": [From("sim-flat", "raw")], "dark": [From("sim-dark", "raw")]},
              optional_inputs=frozenset({"dark"})),
-        Step("absolute", "absolute-calibration", "Absolute gain over the desert site → GIP_PHGAIN candidate",
-             inputs={"site": [From("sim-campaign", "raw")], "reference": [From("sim-campaign", "truth")],
-                     "dark": [From("sim-dark", "raw")], "phgain": [From("sim-dark", "truth_phgain")]},
-             optional_inputs=frozenset({"dark", "phgain"})),
-        Step("absolute-dates", "absolute-calibration", "Absolute gain at each campaign date (trend)",
+        Step("absolute", "absolute-calibration",
+             "Absolute gain at each campaign date (trend); the latest date gives the GIP_PHGAIN candidate",
              inputs={"site": [From("sim-campaign", "raw")], "reference": [From("sim-campaign", "truth")],
                      "dark": [From("sim-dark", "raw")], "phgain": [From("sim-dark", "truth_phgain")]},
              optional_inputs=frozenset({"phgain"}), fan_out="site", paired=frozenset({"reference"}),
-             candidates=False),
+             candidates="last"),
         Step("mtf", "slanted-edge-mtf", "Slanted-edge MTF (ISO 12233)",
              inputs={"image": [From("sim-edge", "l1")]}),
         Step("b2b", "band-to-band", "Band-to-band registration residuals and attitude model",
@@ -153,7 +150,8 @@ EVIDENCE: dict[str, tuple[str, float | None, float | None]] = {
     "GIP_RELSEN": ("striping_after_pct", None, 0.5),
     "GIP_OUTORD": ("striping_after_pct", None, 0.5),
     "GIP_NOISMO": ("snr", 100.0, None),
-    "GIP_PHGAIN": ("gain_change_pct", -5.0, 5.0),
+    # a gain update is expected to differ from the gain in force: the check is plausibility, not equality
+    "GIP_PHGAIN": ("gain_change_pct", -10.0, 10.0),
     "IMQ_SBPARS": ("bias_fit_rmse_px", None, 0.1),
     "AUX_REFDE1": ("void_fraction", None, 0.05),
 }
@@ -259,7 +257,7 @@ class Demo:
         if step.fan_out is None or step.fan_out not in inputs:
             return [inputs]
         sets = []
-        for item in inputs[step.fan_out]:
+        for item in sorted(inputs[step.fan_out]):  # names carry the date: chronological
             stem = item.stem
             one = {k: v for k, v in inputs.items() if k != step.fan_out and k not in step.paired}
             one[step.fan_out] = [item]
@@ -340,6 +338,8 @@ class Demo:
         known = set(store.known_types())
         for res in self.run.steps:
             if not res.ok or res.step.processor == "venus-simulator" or not res.step.candidates:
+                continue
+            if res.step.candidates == "last" and res is not self.run.results(res.step.key)[-1]:
                 continue
             for out in res.outputs:
                 if out.product_type not in known or not Path(out.path).name.upper().endswith(
