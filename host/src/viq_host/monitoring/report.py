@@ -45,10 +45,10 @@ def trend_figure(
             if value is not None:
                 ax.axhline(value, color="#a40000", ls="--", lw=1, label=label)
                 label = "_nolegend_"
-    by_time: dict[datetime, list[GippChange]] = defaultdict(list)
-    for change in changes:
-        by_time[change.time].append(change)
-    for when, group in sorted(by_time.items()):
+    by_day: dict[datetime, list[GippChange]] = defaultdict(list)
+    for change in changes:  # one marker per day: same-day changes share a label
+        by_day[change.time.replace(hour=0, minute=0, second=0, microsecond=0)].append(change)
+    for when, group in sorted(by_day.items()):
         ax.axvline(when, color="#555", ls=":", lw=1)
         types = sorted({c.gipp_type for c in group})
         label = ", ".join(types) if len(types) <= 2 else f"{len(group)} GIPPs ({len(types)} types)"
