@@ -70,7 +70,7 @@ def test_synthetic_pair_on_another_grid(tmp_path: Path) -> None:
 
 
 def test_entry_point_registers_both_processors() -> None:
-    """The viq.processors entry point 'dem' registers reference-dem and dem-compare."""
+    """The viq.processors entry point 'dem' registers reference-dem, dem-compare and stereo-dem-check."""
     from importlib.metadata import entry_points
 
     eps = [ep for ep in entry_points(group="viq.processors") if ep.name == "dem"]
@@ -82,7 +82,7 @@ def test_entry_point_registers_both_processors() -> None:
             added.append(processor.declaration.name)  # type: ignore[attr-defined]
 
     eps[0].load().viq_add_processors(Reg())
-    assert added == ["reference-dem", "dem-compare"]
+    assert added == ["reference-dem", "dem-compare", "stereo-dem-check"]
 
 
 def test_dem_compare_ports_are_reference_and_secondary() -> None:

@@ -1,4 +1,4 @@
-"""Entry point of the ``viq.processors`` group: registers ``reference-dem`` and ``dem-compare``."""
+"""Entry point of the ``viq.processors`` group: ``reference-dem``, ``dem-compare`` and ``stereo-dem-check``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from viq_interfaces import hookimpl
 from viq_interfaces.hookspecs import ProcessorRegistry
 from viq_proc_dem.dem_compare import DemCompareProcessor
 from viq_proc_dem.reference_dem import ReferenceDemProcessor
+from viq_proc_dem.stereo_check import StereoCheckProcessor
 
 
 @hookimpl
@@ -13,3 +14,4 @@ def viq_add_processors(registry: ProcessorRegistry) -> None:
     """Register the DEM processors."""
     registry.add(ReferenceDemProcessor)
     registry.add(DemCompareProcessor)
+    registry.add(StereoCheckProcessor)
