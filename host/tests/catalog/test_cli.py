@@ -157,8 +157,8 @@ def test_migrate_command(tmp_path: Path) -> None:
     """``catalog migrate`` on a new file creates the schema, then reports up to date."""
     url = f"sqlite:///{tmp_path / 'c.sqlite'}"
     first = runner.invoke(app, ["migrate", "--url", url])
-    assert first.exit_code == 0 and "schema version 0 → 2" in first.output
+    assert first.exit_code == 0 and "schema version 0 → 3" in first.output
     second = runner.invoke(app, ["migrate", "--url", url])
-    assert "schema version 2: up to date" in second.output
+    assert "schema version 3: up to date" in second.output
     stats = runner.invoke(app, ["stats", "--url", url])
     assert stats.exit_code == 0

@@ -967,29 +967,45 @@ def _replace(obj: Any, **changes: Any) -> Any:
 
 
 def _bulk_footprints(wkts: Sequence[str | None]) -> Any:
-    """Parse many footprints at once (vectorised shapely) and check each; an array of geometries/None."""
+    """Parse many footprints at once (vectorised shapely) and check each; an array of geometries/None.
+
+    Identical WKT strings (the bands of one acquisition share a footprint) are parsed and checked once; the
+    returned array then holds the same geometry object at each of their positions.
+    """
     import numpy as np
 
-    for w in wkts:
-        if w is not None and (not isinstance(w, str) or not w.strip()):
+    index: dict[str, int] = {}
+    uniq: list[str] = []
+    where = np.empty(len(wkts), dtype=np.int64)
+    for k, w in enumerate(wkts):
+        if w is None:
+            where[k] = -1
+            continue
+        if not isinstance(w, str) or not w.strip():
             raise InvalidProduct("footprint: empty WKT")
-    arr = np.array(list(wkts), dtype=object)
+        j = index.get(w)
+        if j is None:
+            j = index[w] = len(uniq)
+            uniq.append(w)
+        where[k] = j
+    out = np.full(len(wkts), None, dtype=object)
+    if not uniq:
+        return out
     try:
-        geoms = shapely.from_wkt(arr, on_invalid="raise")
+        sub = shapely.from_wkt(np.array(uniq, dtype=object), on_invalid="raise")
     except shapely.errors.GEOSException as err:
         raise InvalidProduct(f"footprint: unreadable WKT: {err}") from err
-    present = ~shapely.is_missing(geoms)
-    if present.any():
-        sub = geoms[present]
-        bad_type = shapely.get_type_id(sub) != 3
-        bounds = shapely.bounds(sub)
-        out = (bounds[:, 0] < -180) | (bounds[:, 2] > 180) | (bounds[:, 1] < -90) | (bounds[:, 3] > 90)
-        wide = (bounds[:, 2] - bounds[:, 0]) > 180
-        invalid = ~shapely.is_valid(sub)
-        bad = bad_type | out | wide | invalid | ~np.isfinite(bounds).all(axis=1)
-        if bad.any():
-            check_footprint(sub[int(np.argmax(bad))])  # raises with the precise reason
-    return geoms
+    bad_type = shapely.get_type_id(sub) != 3
+    bounds = shapely.bounds(sub)
+    out_of_range = (bounds[:, 0] < -180) | (bounds[:, 2] > 180) | (bounds[:, 1] < -90) | (bounds[:, 3] > 90)
+    wide = (bounds[:, 2] - bounds[:, 0]) > 180
+    invalid = ~shapely.is_valid(sub)
+    bad = bad_type | out_of_range | wide | invalid | ~np.isfinite(bounds).all(axis=1)
+    if bad.any():
+        check_footprint(sub[int(np.argmax(bad))])  # raises with the precise reason
+    present = where >= 0
+    out[present] = sub[where[present]]
+    return out
 
 
 def _is_unique_violation(err: Exception) -> bool:

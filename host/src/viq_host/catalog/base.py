@@ -9,6 +9,7 @@ Footprints are EPSG:4326 polygons as WKT, longitude first.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import math
 import re
@@ -616,9 +617,14 @@ def check_footprint(geom: BaseGeometry) -> BaseGeometry:
     return geom
 
 
+@functools.lru_cache(maxsize=8192)
+def _good_name(value: str) -> bool:
+    return bool(_NAME_RE.match(value))
+
+
 def check_name(field_name: str, value: str | None) -> None:
     """Site, band, processor names: short, printable, no separators."""
-    if value is not None and not _NAME_RE.match(value):
+    if value is not None and not (isinstance(value, str) and _good_name(value)):
         raise InvalidProduct(f"{field_name}: {value!r} is not a valid name (letters, digits, _ . - +; ≤ 64)")
 
 

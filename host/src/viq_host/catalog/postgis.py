@@ -198,6 +198,16 @@ class PostgisCatalog(SqlCatalog):
         return int(rows[0][0]) if rows else None
 
     def _reserve_ids(self, tx: Tx, n: int) -> list[int]:
+        # one round trip returning three numbers: the values are contiguous unless a concurrent writer drew from
+        # the sequence meanwhile (then fetch them all)
+        row = tx.one(
+            "SELECT min(v), max(v), count(*) FROM (SELECT nextval('product_id_seq') AS v "
+            "FROM generate_series(1, ?)) s",
+            (n,),
+        )
+        lo, hi = int(row[0]), int(row[1])
+        if hi - lo + 1 == n:
+            return list(range(lo, hi + 1))
         rows = tx.q("SELECT nextval('product_id_seq') FROM generate_series(1, ?)", (n,))
         return [int(r[0]) for r in rows]
 
@@ -209,36 +219,72 @@ class PostgisCatalog(SqlCatalog):
     def _bulk_insert(
         self, tx: Tx, ids: list[int], products: Sequence[NewProduct], geoms: Any, created: datetime
     ) -> None:
-        ewkb = shapely.to_wkb(shapely.set_srid(geoms, 4326), hex=True, include_srid=True)
+        """COPY (text format) of the rows, formatted with per-batch caches.
+
+        Fields validated upstream (type code, mission, site and band names, sha256, numbers, times) need no COPY
+        escaping; free text (path, job/attempt/processor identity, flags, JSON) is escaped. Each distinct footprint
+        (one per acquisition, shared by its bands), time and band list is formatted once.
+        """
+        import numpy as np
+
+        slot: dict[int, int] = {}
+        uniq: list[Any] = []
+        for g in geoms:
+            if g is not None and id(g) not in slot:
+                slot[id(g)] = len(uniq)
+                uniq.append(g)
+        hexes: list[str] = []
+        if uniq:
+            arr = shapely.set_srid(np.array(uniq, dtype=object), 4326)
+            hexes = list(shapely.to_wkb(arr, hex=True, include_srid=True))
+        times: dict[datetime | None, str] = {None: "\\N"}
+        arrays: dict[tuple[str, ...], str] = {}
+
+        def t(dt: datetime | None) -> str:
+            got = times.get(dt)
+            if got is None:
+                u = utc(dt)
+                got = times[dt] = u.isoformat() if u is not None else "\\N"
+            return got
+
+        def a(items: tuple[str, ...]) -> str:
+            got = arrays.get(items)
+            if got is None:
+                got = arrays[items] = _copy_text(_pg_array(items))
+            return got
+
         stamp = created.isoformat()
-        buf = io.StringIO()
-        for pid, p, g in zip(ids, products, ewkb, strict=True):
-            t0, t1 = utc(p.sensing_start), utc(p.sensing_stop)
-            fields = (
-                str(pid),
-                p.product_type,
-                p.mission,
-                p.site,
-                _pg_array(p.bands),
-                None if p.tdi is None else str(p.tdi),
-                None if t0 is None else t0.isoformat(),
-                None if t1 is None else t1.isoformat(),
-                g,
-                p.path,
-                str(p.size),
-                p.sha256,
-                stamp,
-                p.job_id,
-                p.attempt_id,
-                p.processor,
-                p.processor_version,
-                dumps(dict(p.gipp_versions)),
-                _pg_array(p.quality_flags),
-                dumps(dict(p.metadata)),
+        nul = "\\N"
+        lines = []
+        for pid, p, g in zip(ids, products, geoms, strict=True):
+            lines.append(
+                "\t".join(
+                    (
+                        str(pid),
+                        p.product_type,
+                        p.mission,
+                        p.site or nul,
+                        a(p.bands),
+                        nul if p.tdi is None else str(int(p.tdi)),
+                        t(p.sensing_start),
+                        t(p.sensing_stop),
+                        nul if g is None else hexes[slot[id(g)]],
+                        _copy_text(p.path),
+                        str(int(p.size or 0)),
+                        str(p.sha256),
+                        stamp,
+                        _copy_text(p.job_id),
+                        _copy_text(p.attempt_id),
+                        _copy_text(p.processor),
+                        _copy_text(p.processor_version),
+                        _copy_text(dumps(dict(p.gipp_versions))) if p.gipp_versions else "{}",
+                        a(tuple(p.quality_flags)),
+                        _copy_text(dumps(dict(p.metadata))) if p.metadata else "{}",
+                    )
+                )
             )
-            buf.write("\t".join(_copy_text(f) for f in fields))
-            buf.write("\n")
-        buf.seek(0)
+        lines.append("")
+        buf = io.StringIO("\n".join(lines))
         tx.cur.copy_expert(f"COPY product ({self._COPY_COLUMNS}) FROM STDIN", buf)  # type: ignore[attr-defined]
         edges = [(i, j) for i, p in zip(ids, products, strict=True) for j in sorted(set(p.inputs))]
         if edges:

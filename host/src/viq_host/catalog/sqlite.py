@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -237,16 +238,25 @@ class SqliteCatalog(SqlCatalog):
     def _bulk_insert(
         self, tx: Tx, ids: list[int], products: Sequence[NewProduct], geoms: Any, created: datetime
     ) -> None:
-        wkbs = shapely.to_wkb(geoms)
-        bounds = shapely.bounds(geoms)
+        # one WKB and bbox per distinct footprint (the bands of an acquisition share one geometry object)
+        slot: dict[int, int] = {}
+        uniq: list[Any] = []
+        for g in geoms:
+            if g is not None and id(g) not in slot:
+                slot[id(g)] = len(uniq)
+                uniq.append(g)
+        u_wkb = list(shapely.to_wkb(np.array(uniq, dtype=object))) if uniq else []
+        u_box = shapely.bounds(np.array(uniq, dtype=object)).tolist() if uniq else []
+        wkbs = [None if g is None else u_wkb[slot[id(g)]] for g in geoms]
+        bounds = [None if g is None else u_box[slot[id(g)]] for g in geoms]
         stamp = self._enc_time(created)
         tx.many(self._INSERT, [self._row(i, p, w, stamp) for i, p, w in zip(ids, products, wkbs, strict=True)])
         tx.many(
             "INSERT INTO product_rtree (id, min_lon, max_lon, min_lat, max_lat) VALUES (?, ?, ?, ?, ?)",
             [
-                (i, float(b[0]), float(b[2]), float(b[1]), float(b[3]))
-                for i, w, b in zip(ids, wkbs, bounds, strict=True)
-                if w is not None
+                (i, b[0], b[2], b[1], b[3])
+                for i, b in zip(ids, bounds, strict=True)
+                if b is not None
             ],
         )
         tx.many(
