@@ -124,3 +124,65 @@ def test_plugin_registers_every_content_model() -> None:
     plugin.viq_add_gipp_types(Registry())
     assert set(added) == {"GIP_DARKCU", "GIP_RELSEN", "GIP_PHGAIN", "GIP_NOISMO", "GIP_OUTORD", "IMQ_SBPARS"}
     assert added == CONTENT_MODELS
+
+
+def _outord(rule: str | None = None) -> OutOfOrderContent:
+    defects = (TdiConfigurationDefect(tdi_code="111101", defects=(
+        DefectItem(col_range=ColRange(first=3, last=4), defect_type="NOISY"),)),)
+    if rule is None:
+        return OutOfOrderContent(band_code="B07", tdi_defects=defects)
+    return OutOfOrderContent(band_code="B07", tdi_defects=defects, interpolation_rule=rule)  # type: ignore[arg-type]
+
+
+def _write(tmp_path: Path, content: OutOfOrderContent | SteeringBiasContent) -> Path:
+    band = "B7" if isinstance(content, OutOfOrderContent) else None
+    return write_gipp(tmp_path, make_header(content, creator="t", creator_version="1", creation_date=WHEN,
+                                            band=band), content)
+
+
+def test_outord_interpolation_rule_round_trips_and_defaults_for_old_files(tmp_path: Path) -> None:
+    """Interpolation_Rule is written and read back; a file without it (older writer) reads as linear-neighbours."""
+    assert _outord().interpolation_rule == "linear-neighbours"
+    path = _write(tmp_path, _outord("none"))
+    assert "<Interpolation_Rule>none</Interpolation_Rule>" in path.read_text()
+    back = read_gipp(path).content
+    assert isinstance(back, OutOfOrderContent) and back.interpolation_rule == "none"
+    old = path.read_text().replace("<Interpolation_Rule>none</Interpolation_Rule>", "")
+    assert "Interpolation_Rule" not in old
+    path.write_text(old)
+    back = read_gipp(path).content
+    assert isinstance(back, OutOfOrderContent) and back.interpolation_rule == "linear-neighbours"
+    assert back.tdi_defects == _outord().tdi_defects
+
+
+def test_outord_unknown_interpolation_rule_names_the_element(tmp_path: Path) -> None:
+    """A rule outside {linear-neighbours, none} fails reading with Interpolation_Rule in the message."""
+    path = _write(tmp_path, _outord())
+    path.write_text(path.read_text().replace(">linear-neighbours<", ">cubic<"))
+    with pytest.raises(GippError, match="Interpolation_Rule"):
+        read_gipp(path)
+
+
+def test_sbpars_homothety_and_uncertainties_are_optional(tmp_path: Path) -> None:
+    """SBPARS with homothety and one-sigma values round-trips; without them no element is written (old layout)."""
+    full = SteeringBiasContent(pitch_bias=-10.0, roll_bias=15.0, yaw_bias=60.0, focal_homothety=4.5e-5,
+                               pitch_bias_sigma=0.4, roll_bias_sigma=0.3, yaw_bias_sigma=2.0,
+                               focal_homothety_sigma=1e-6)
+    back = read_gipp(_write(tmp_path / "full", full)).content
+    assert back == full
+    assert isinstance(back, SteeringBiasContent) and back.focal_homothety == 4.5e-5
+    bare = SteeringBiasContent(pitch_bias=-10.0, roll_bias=15.0, yaw_bias=60.0)
+    text = _write(tmp_path / "bare", bare).read_text()
+    assert "Sigma" not in text and "Homothety" not in text
+    back = read_gipp(next((tmp_path / "bare").glob("*.EEF"))).content
+    assert isinstance(back, SteeringBiasContent)
+    assert back.focal_homothety is None and back.yaw_bias_sigma is None and back.yaw_bias == 60.0
+
+
+def test_sbpars_negative_uncertainty_is_refused(tmp_path: Path) -> None:
+    """A negative one-sigma value fails reading, naming Yaw_Bias_Sigma."""
+    content = SteeringBiasContent(pitch_bias=0.0, roll_bias=0.0, yaw_bias=1.0, yaw_bias_sigma=0.5)
+    path = _write(tmp_path, content)
+    path.write_text(path.read_text().replace("<Yaw_Bias_Sigma>0.5<", "<Yaw_Bias_Sigma>-0.5<"))
+    with pytest.raises(GippError, match="Yaw_Bias_Sigma"):
+        read_gipp(path)

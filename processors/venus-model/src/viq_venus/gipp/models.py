@@ -257,6 +257,10 @@ class TdiConfigurationDefect(_Xml):
     )
 
 
+InterpolationRule = Literal["linear-neighbours", "none"]
+"""GIP_OUTORD ``Interpolation_Rule`` values."""
+
+
 class OutOfOrderContent(GippContent):
     """GIP_OUTORD: out-of-order detectors of one band."""
 
@@ -268,6 +272,12 @@ class OutOfOrderContent(GippContent):
     tdi_defects: tuple[TdiConfigurationDefect, ...] = Field(
         alias="List_of_TDI_Configuration_Defects", json_schema_extra=_item("TDI_Configuration_Defect"),
         description="Per TDI set.",
+    )
+    interpolation_rule: InterpolationRule = Field(
+        default="linear-neighbours", alias="Interpolation_Rule",
+        description="How L1 processing fills out-of-order detectors: 'linear-neighbours' (linear in the column "
+        "index between the nearest good detectors on each side; the nearest one at an array end) or 'none' "
+        "(left as measured). Files without the element read as 'linear-neighbours'.",
     )
 
     _band = field_validator("band_code")(_check_band_code)
@@ -281,10 +291,28 @@ class SteeringBiasContent(GippContent):
     FILE_DESCRIPTION: ClassVar[str] = "SteeringBiasParameters"
     XSI_TYPE: ClassVar[str] = "SBPARS_File_Type"
 
-    unit: str = Field(default="urad", alias="Unit", description="Unit of the biases.")
+    unit: str = Field(default="urad", alias="Unit", description="Unit of the biases and their uncertainties.")
     pitch_bias: float = Field(alias="Pitch_Bias", description="Pitch bias.")
     roll_bias: float = Field(alias="Roll_Bias", description="Roll bias.")
     yaw_bias: float = Field(alias="Yaw_Bias", description="Yaw bias.")
+    focal_homothety: float | None = Field(
+        default=None, alias="Focal_Homothety",
+        description="Relative focal-plane scale m (unitless): a detector at focal-plane position (u, v) px from "
+        "the centre sees the ground the nominal model puts at (1 + m)·(u, v). None: not estimated (absent).",
+    )
+    pitch_bias_sigma: float | None = Field(
+        default=None, ge=0.0, alias="Pitch_Bias_Sigma", description="One-sigma uncertainty of the pitch bias."
+    )
+    roll_bias_sigma: float | None = Field(
+        default=None, ge=0.0, alias="Roll_Bias_Sigma", description="One-sigma uncertainty of the roll bias."
+    )
+    yaw_bias_sigma: float | None = Field(
+        default=None, ge=0.0, alias="Yaw_Bias_Sigma", description="One-sigma uncertainty of the yaw bias."
+    )
+    focal_homothety_sigma: float | None = Field(
+        default=None, ge=0.0, alias="Focal_Homothety_Sigma",
+        description="One-sigma uncertainty of the focal homothety (unitless).",
+    )
 
 
 CONTENT_MODELS: dict[str, type[GippContent]] = {
