@@ -13,6 +13,7 @@ import pytest
 from iq_helpers import write_tiff
 from PIL import Image
 
+from viq_host.testing.context import ListLogger as _Log
 from viq_interfaces import (
     ExitCode,
     InputProduct,
@@ -26,26 +27,6 @@ from viq_interfaces import (
 from viq_proc_iq.processor import MtfParameters, SlantedEdgeMtf
 from viq_proc_iq.sfr import crossing
 from viq_proc_iq.synthetic import gaussian_edge, gaussian_edge_mtf
-
-
-class _Log:
-    def __init__(self) -> None:
-        self.lines: list[tuple[str, str]] = []
-
-    def debug(self, message: str) -> None:
-        self.lines.append(("D", message))
-
-    def info(self, message: str) -> None:
-        self.lines.append(("I", message))
-
-    def progress(self, percent: float, message: str = "") -> None:
-        self.lines.append(("P", f"{percent} {message}"))
-
-    def warning(self, message: str) -> None:
-        self.lines.append(("W", message))
-
-    def error(self, message: str) -> None:
-        self.lines.append(("E", message))
 
 
 def _ctx(tmp_path: Path, image: Path, product_type: str = "AUX_IMAGE_", **params: Any) -> RunContext[MtfParameters]:

@@ -9,34 +9,13 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from viq_host.testing.context import ListLogger as Log
 from viq_interfaces import GippInForce, InputProduct, RunContext
 from viq_interfaces.processor import Processor
 from viq_proc_simulator import SimulationRun, simulate
 
 FLAT_LEVELS = (20.0, 50.0, 80.0, 110.0, 140.0, 175.0, 200.0, 225.0, 250.0)
 """Radiances bracketing the knee of B2/B10 at TDI 8 (knee ≈ 600 DN ≈ 160–175 radiance units)."""
-
-
-class Log:
-    """A ProcessorLogger that keeps the lines."""
-
-    def __init__(self) -> None:
-        self.lines: list[tuple[str, str]] = []
-
-    def debug(self, message: str) -> None:
-        self.lines.append(("D", message))
-
-    def info(self, message: str) -> None:
-        self.lines.append(("I", message))
-
-    def progress(self, percent: float, message: str = "") -> None:
-        self.lines.append(("P", f"{percent} {message}"))
-
-    def warning(self, message: str) -> None:
-        self.lines.append(("W", message))
-
-    def error(self, message: str) -> None:
-        self.lines.append(("E", message))
 
 
 def make_ctx(
