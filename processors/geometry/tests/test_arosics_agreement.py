@@ -16,8 +16,13 @@ import pytest
 
 from viq_proc_geometry.grid import GridSpec, TiePoints, compute_grid
 from viq_proc_geometry.outliers import filter_points
-from viq_proc_geometry.processors.registration import RegistrationParameters, global_match, run_registration
-from viq_proc_geometry.rasterio_io import Raster, read_raster
+from viq_proc_geometry.processors.registration import (
+    RegistrationParameters,
+    global_match,
+    read_margin,
+    run_registration,
+)
+from viq_proc_geometry.rasterio_io import Raster, read_pair
 
 REF = "ref_S2A_20160608T153121_T33UUU_sub.jp2"
 TGT = "tgt_S2A_20160529T153631_T33UUU_sub.jp2"
@@ -25,8 +30,8 @@ TGT = "tgt_S2A_20160529T153631_T33UUU_sub.jp2"
 
 @pytest.fixture(scope="module")
 def pair(arosics_dir: Path) -> tuple[Raster, Raster]:
-    """Both JP2 files read once (nodata 0)."""
-    return read_raster(arosics_dir / REF, nodata=0), read_raster(arosics_dir / TGT, nodata=0)
+    """Both JP2 files read once (nodata 0), each where it meets the other (as the processor reads them)."""
+    return read_pair(arosics_dir / REF, arosics_dir / TGT, nodata=0, margin=read_margin(GridSpec().max_shift))
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +135,19 @@ def test_grid_layout_matches_arosics(arosics_dir: Path, pair: tuple[Raster, Rast
     xm = np.array([float(aros[k]["X_MAP"]) for k in keys])
     ym = np.array([float(aros[k]["Y_MAP"]) for k in keys])
     assert np.allclose(tp.x_map, xm) and np.allclose(tp.y_map, ym)
+
+
+def test_batched_run_equals_the_window_loop(arosics_dir: Path, pair: tuple[Raster, Raster], ours: TiePoints) -> None:
+    """The batched stacks (two threads) give the tie points of the one-window-at-a-time path within 0.005 px,
+    with the same valid set and window sizes (the overlap read is pinned in test_batched_matching.py)."""
+    loop = compute_grid(pair[0], pair[1], GridSpec(), batched=False)
+    assert pair[0].data.size < 0.7 * 2400 * 3200  # the reference was read over the overlap only
+    fast, _, _ = run_registration(pair[0], pair[1], RegistrationParameters(threads=2))
+    assert np.array_equal(loop.ok, fast.ok) and np.array_equal(loop.win_x, fast.win_x)
+    m = loop.ok
+    assert m.sum() >= 350
+    d = np.abs(np.concatenate([loop.sx[m] - fast.sx[m], loop.sy[m] - fast.sy[m]]))
+    print(f"\nbatched vs loop: max |d| {d.max():.2e} px over {int(m.sum())} matched points")
+    assert d.max() <= 0.005
+    assert np.allclose(loop.reliability, fast.reliability, atol=0.01)
+    assert np.array_equal(fast.valid, ours.valid)

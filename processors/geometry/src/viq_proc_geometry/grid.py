@@ -14,13 +14,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from viq_interfaces.errors import ParameterError, ProcessingError
-from viq_proc_geometry.correlate import F32, Match, failed, match_iterative
+from viq_proc_geometry.correlate import (
+    F32,
+    LEFT_DATA,
+    OK,
+    REASONS,
+    TOO_LARGE,
+    Match,
+    failed,
+    match_iterative,
+    match_spectra,
+    spectra,
+)
 from viq_proc_geometry.rasterio_io import Raster
 
 F64 = npt.NDArray[np.float64]
@@ -114,14 +126,9 @@ def check_compatible(ref: Raster, tgt: Raster, tol: float = 1e-6) -> tuple[float
     return (tt.c - rt.c) / rt.a, (tt.f - rt.f) / rt.e
 
 
-def _integral(mask: B) -> npt.NDArray[np.int64]:
-    out = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), dtype=np.int64)
-    np.cumsum(np.cumsum(mask, axis=0, dtype=np.int64), axis=1, out=out[1:, 1:])
-    return out
-
-
-def _count(ii: npt.NDArray[np.int64], r0: int, r1: int, c0: int, c1: int) -> int:
-    return int(ii[r1, c1] - ii[r0, c1] - ii[r1, c0] + ii[r0, c0])
+def _count(bad: B, r0: int, r1: int, c0: int, c1: int) -> int:
+    """Invalid pixels in a window (a direct count: cheaper than an integral image of the whole scene)."""
+    return int(np.count_nonzero(bad[r0:r1, c0:c1]))
 
 
 def _fill(data: F32, valid: B) -> F32:
@@ -131,49 +138,64 @@ def _fill(data: F32, valid: B) -> F32:
     return out
 
 
-def compute_grid(
-    ref: Raster,
-    tgt: Raster,
-    spec: GridSpec,
-    *,
-    progress: Callable[[float], None] | None = None,
-    nodes: tuple[I64, I64] | None = None,
-) -> TiePoints:
-    """Match every grid node (or the given ``nodes`` as target pixel (x, y) arrays); see the module doc."""
-    if spec.window < spec.min_window or spec.min_window < 16:
-        raise ParameterError(f"window {spec.window} must be ≥ min_window {spec.min_window} ≥ 16")
-    ox, oy = check_compatible(ref, tgt)
-    oxi, oyi = round(ox), round(oy)
-    fx, fy = ox - oxi, oy - oyi  # fractional grid offset, removed from the measured shifts
+@dataclass
+class _Layout:
+    """Where every node's window lies: half sizes (0 when the node has no window) and the images' frames."""
+
+    ref: Raster
+    tgt: Raster
+    spec: GridSpec
+    nx: I64
+    ny: I64
+    hx: I64
+    hy: I64
+    fill_tgt: B
+    oxi: int
+    oyi: int
+
+    def target_window(self, k: int) -> F32:
+        x, y, hx, hy = int(self.nx[k]), int(self.ny[k]), int(self.hx[k]), int(self.hy[k])
+        w = self.tgt.data[y - hy : y + hy, x - hx : x + hx]
+        if self.fill_tgt[k]:
+            w = _fill(w, self.tgt.valid[y - hy : y + hy, x - hx : x + hx])
+        return w
+
+    def reference_window(self, k: int, dx: int, dy: int) -> F32 | None:
+        """The reference window of node ``k`` moved by the integer offset (dx, dy); None when it leaves the data."""
+        rh, rw = self.ref.shape
+        rxc, ryc = int(self.nx[k]) + self.oxi, int(self.ny[k]) + self.oyi
+        hx, hy = int(self.hx[k]), int(self.hy[k])
+        a0, a1, b0, b1 = ryc + dy - hy, ryc + dy + hy, rxc + dx - hx, rxc + dx + hx
+        if a0 < 0 or b0 < 0 or a1 > rh or b1 > rw:
+            return None
+        rv = self.ref.valid[a0:a1, b0:b1]
+        if not rv.all():
+            if self.spec.max_nodata <= 0 or rv.mean() < 1.0 - self.spec.max_nodata:
+                return None
+            return _fill(self.ref.data[a0:a1, b0:b1], rv)
+        return self.ref.data[a0:a1, b0:b1]
+
+
+def _layout(ref: Raster, tgt: Raster, spec: GridSpec, nx_: I64, ny_: I64, oxi: int, oyi: int) -> _Layout:
+    """Per node, the window half sizes, shrunk per axis near the data edges and no-data (AROSICS-like)."""
     th, tw = tgt.shape
     rh, rw = ref.shape
-    if nodes is None:
-        xs = np.arange(0, tw, spec.step, dtype=np.int64)
-        ys = np.arange(0, th, spec.step, dtype=np.int64)
-        gx, gy = np.meshgrid(xs, ys)
-        nx_, ny_ = gx.ravel(), gy.ravel()
-    else:
-        nx_, ny_ = nodes
     # invalid pixels of either image, in the target frame (over the target extent)
-    bad = ~tgt.valid.copy()
+    bad = ~tgt.valid
     r0, c0 = oyi, oxi
-    sub = np.ones((th, tw), dtype=bool)
     rr0, rr1 = max(0, r0), min(rh, r0 + th)
     cc0, cc1 = max(0, c0), min(rw, c0 + tw)
     if rr1 > rr0 and cc1 > cc0:
+        sub = np.ones((th, tw), dtype=bool)
         sub[rr0 - r0 : rr1 - r0, cc0 - c0 : cc1 - c0] = ~ref.valid[rr0:rr1, cc0:cc1]
-    bad |= sub
-    ii = _integral(bad)
+        bad |= sub
+    else:
+        bad = np.ones((th, tw), dtype=bool)
     margin = math.ceil(spec.max_shift) + 1
     n = nx_.size
-    sx = np.full(n, np.nan)
-    sy = np.full(n, np.nan)
-    peak = np.zeros(n)
-    rel = np.zeros(n)
-    ok = np.zeros(n, dtype=bool)
-    winx = np.full(n, -1, dtype=np.int64)
-    winy = np.full(n, -1, dtype=np.int64)
-    reasons = [""] * n
+    hxs = np.zeros(n, dtype=np.int64)
+    hys = np.zeros(n, dtype=np.int64)
+    fill = np.zeros(n, dtype=bool)
     half = spec.window // 2
     hmin = spec.min_window // 2
     for k in range(n):
@@ -184,38 +206,168 @@ def compute_grid(
         allowed = 0
         if spec.max_nodata > 0 and hx >= hmin and hy >= hmin:
             allowed = int(spec.max_nodata * 4 * hx * hy)
-        while hx >= hmin and hy >= hmin and _count(ii, y - hy, y + hy, x - hx, x + hx) > allowed:
+        count = _count(bad, y - hy, y + hy, x - hx, x + hx) if hx >= hmin and hy >= hmin else 0
+        while hx >= hmin and hy >= hmin and count > allowed:
             hx -= 8
             hy -= 8
-        if hx < hmin or hy < hmin:
-            res: Match = failed("no valid matching window of the minimum size (data edge, nodata or no overlap)")
-        else:
-            tw_ = tgt.data[y - hy : y + hy, x - hx : x + hx]
-            filled = allowed > 0 and _count(ii, y - hy, y + hy, x - hx, x + hx) > 0
-            if filled:
-                tw_ = _fill(tw_, tgt.valid[y - hy : y + hy, x - hx : x + hx])
-            rxc, ryc = x + oxi, y + oyi
+            count = _count(bad, y - hy, y + hy, x - hx, x + hx) if hx >= hmin and hy >= hmin else 0
+        if hx >= hmin and hy >= hmin:
+            hxs[k], hys[k] = hx, hy
+            fill[k] = allowed > 0 and count > 0
+    return _Layout(ref, tgt, spec, nx_, ny_, hxs, hys, fill, oxi, oyi)
 
-            def extract(dx: int, dy: int, rxc: int = rxc, ryc: int = ryc, hx: int = hx, hy: int = hy,
-                        tw_: F32 = tw_) -> tuple[F32, F32] | None:
-                a0, a1, b0, b1 = ryc + dy - hy, ryc + dy + hy, rxc + dx - hx, rxc + dx + hx
-                if a0 < 0 or b0 < 0 or a1 > rh or b1 > rw:
-                    return None
-                rv = ref.valid[a0:a1, b0:b1]
-                if not rv.all():
-                    if spec.max_nodata <= 0 or rv.mean() < 1.0 - spec.max_nodata:
-                        return None
-                    return _fill(ref.data[a0:a1, b0:b1], rv), tw_
-                return ref.data[a0:a1, b0:b1], tw_
+
+NO_WINDOW = "no valid matching window of the minimum size (data edge, nodata or no overlap)"
+
+
+def _match_loop(lay: _Layout, progress: Callable[[float], None] | None) -> tuple[F64, F64, F64, F64, B, list[str]]:
+    """Reference path: one window at a time through :func:`match_iterative`."""
+    spec = lay.spec
+    n = lay.nx.size
+    sx, sy = np.full(n, np.nan), np.full(n, np.nan)
+    peak, rel = np.zeros(n), np.zeros(n)
+    ok = np.zeros(n, dtype=bool)
+    reasons = [""] * n
+    for k in range(n):
+        if lay.hx[k] == 0:
+            res: Match = failed(NO_WINDOW)
+        else:
+            tw_ = lay.target_window(k)
+
+            def extract(dx: int, dy: int, k: int = k, tw_: F32 = tw_) -> tuple[F32, F32] | None:
+                r = lay.reference_window(k, dx, dy)
+                return None if r is None else (r, tw_)
 
             res = match_iterative(extract, taper=spec.taper, cutoff=spec.cutoff, alpha=spec.alpha,
                                   max_shift=spec.max_shift, iterations=spec.iterations)
-            winx[k], winy[k] = 2 * hx, 2 * hy
         if res.ok:
-            sx[k], sy[k] = res.sx - fx, res.sy - fy
+            sx[k], sy[k] = res.sx, res.sy
         peak[k], rel[k], ok[k], reasons[k] = res.peak, res.reliability, res.ok, res.reason
         if progress is not None and k % 50 == 0:
             progress(100.0 * k / max(n, 1))
+    return sx, sy, peak, rel, ok, reasons
+
+
+BATCH = 16
+"""Windows per stack in the batched matcher (keeps the spectra of a stack in a few MB)."""
+
+
+def _match_chunk(lay: _Layout, shape: tuple[int, int], idx: I64) -> tuple[I64, F64, F64, F64, F64, I64]:
+    """Match the nodes ``idx`` (windows of one shape), all passes; returns (idx, sx, sy, peak, rel, code)."""
+    spec = lay.spec
+    m_ = idx.size
+    sx, sy = np.full(m_, np.nan), np.full(m_, np.nan)
+    peak, rel = np.zeros(m_), np.zeros(m_)
+    code = np.zeros(m_, dtype=np.int64)
+    fb, flat_b = spectra(np.stack([lay.target_window(int(k)) for k in idx]), spec.taper)
+    off = np.zeros((m_, 2), dtype=np.int64)
+    live = np.arange(m_)
+    for _ in range(max(1, spec.iterations)):
+        refs: list[F32] = []
+        keep: list[int] = []
+        for j in live:
+            r = lay.reference_window(int(idx[j]), int(off[j, 0]), int(off[j, 1]))
+            if r is None:
+                code[j], peak[j], rel[j], sx[j], sy[j] = LEFT_DATA, 0.0, 0.0, np.nan, np.nan
+            else:
+                refs.append(r)
+                keep.append(int(j))
+        if not keep:
+            break
+        live = np.asarray(keep, dtype=np.int64)
+        fa, flat_a = spectra(np.stack(refs), spec.taper)
+        m = match_spectra(fa, fb[live], flat_a | flat_b[live], shape, cutoff=spec.cutoff,
+                          max_shift=spec.max_shift + 1.0, alpha=spec.alpha)
+        code[live], peak[live], rel[live] = m.code, m.peak, m.reliability
+        good = m.code == OK
+        sx[live] = np.where(good, m.sx + off[live, 0], np.nan)
+        sy[live] = np.where(good, m.sy + off[live, 1], np.nan)
+        new = np.stack([np.rint(sx[live]), np.rint(sy[live])], axis=1)
+        moved = good & np.any(new != off[live], axis=1)
+        off[live[moved]] = new[moved].astype(np.int64)
+        live = live[moved]
+        if live.size == 0:
+            break
+    return idx, sx, sy, peak, rel, code
+
+
+def _match_batched(lay: _Layout, progress: Callable[[float], None] | None,
+                   threads: int = 1) -> tuple[F64, F64, F64, F64, B, list[str]]:
+    """Same results as :func:`_match_loop`: stacks of equal-size windows matched together, stacks spread over
+    ``threads`` threads (numpy and the FFTs release the GIL)."""
+    spec = lay.spec
+    n = lay.nx.size
+    sx, sy = np.full(n, np.nan), np.full(n, np.nan)
+    peak, rel = np.zeros(n), np.zeros(n)
+    code = np.full(n, -1, dtype=np.int64)  # -1: no window
+    shapes: dict[tuple[int, int], list[int]] = {}
+    for k in np.flatnonzero(lay.hx > 0):
+        shapes.setdefault((2 * int(lay.hy[k]), 2 * int(lay.hx[k])), []).append(int(k))
+    chunks = [(shape, np.asarray(ks[i : i + BATCH], dtype=np.int64))
+              for shape, ks in shapes.items() for i in range(0, len(ks), BATCH)]
+    done = 0
+
+    def store(res: tuple[I64, F64, F64, F64, F64, I64]) -> None:
+        nonlocal done
+        idx, sx[idx], sy[idx], peak[idx], rel[idx], code[idx] = res[0], *res[1:]
+        done += idx.size
+        if progress is not None:
+            progress(100.0 * done / max(n, 1))
+
+    if threads > 1 and len(chunks) > 1:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for res in pool.map(lambda c: _match_chunk(lay, *c), chunks):
+                store(res)
+    else:
+        for c in chunks:
+            store(_match_chunk(lay, *c))
+    ok = code == OK
+    large = ok & (np.maximum(np.abs(sx), np.abs(sy)) > spec.max_shift)
+    code[large] = TOO_LARGE
+    ok &= ~large
+    sx[~ok], sy[~ok] = np.nan, np.nan
+    reasons = [NO_WINDOW if c < 0 else (f"{REASONS[c]}={spec.max_shift} px" if c == TOO_LARGE else REASONS[c])
+               for c in code]
+    return sx, sy, peak, rel, np.asarray(ok, dtype=bool), reasons
+
+
+def compute_grid(
+    ref: Raster,
+    tgt: Raster,
+    spec: GridSpec,
+    *,
+    progress: Callable[[float], None] | None = None,
+    nodes: tuple[I64, I64] | None = None,
+    batched: bool = True,
+    threads: int = 1,
+) -> TiePoints:
+    """Match every grid node (or the given ``nodes`` as target pixel (x, y) arrays); see the module doc.
+
+    ``batched=False`` matches one window at a time (the reference path the batched matcher is tested against);
+    ``threads`` > 1 spreads the batched stacks over that many threads (same results).
+    """
+    if spec.window < spec.min_window or spec.min_window < 16:
+        raise ParameterError(f"window {spec.window} must be ≥ min_window {spec.min_window} ≥ 16")
+    ox, oy = check_compatible(ref, tgt)
+    oxi, oyi = round(ox), round(oy)
+    fx, fy = ox - oxi, oy - oyi  # fractional grid offset, removed from the measured shifts
+    th, tw = tgt.shape
+    if nodes is None:
+        xs = np.arange(0, tw, spec.step, dtype=np.int64)
+        ys = np.arange(0, th, spec.step, dtype=np.int64)
+        gx, gy = np.meshgrid(xs, ys)
+        nx_, ny_ = gx.ravel(), gy.ravel()
+    else:
+        nx_, ny_ = nodes
+    lay = _layout(ref, tgt, spec, nx_.astype(np.int64), ny_.astype(np.int64), oxi, oyi)
+    if batched:
+        sx, sy, peak, rel, ok, reasons = _match_batched(lay, progress, threads)
+    else:
+        sx, sy, peak, rel, ok, reasons = _match_loop(lay, progress)
+    sx = sx - fx
+    sy = sy - fy
+    winx = np.where(lay.hx > 0, 2 * lay.hx, -1).astype(np.int64)
+    winy = np.where(lay.hy > 0, 2 * lay.hy, -1).astype(np.int64)
     t = tgt.transform
     return TiePoints(
         x_im=nx_.astype(np.int64), y_im=ny_.astype(np.int64),

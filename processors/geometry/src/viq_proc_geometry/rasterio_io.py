@@ -6,6 +6,7 @@ Library errors are wrapped into :mod:`viq_interfaces.errors` at this boundary.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,8 +54,41 @@ class Raster:
         return min(xs), min(ys), max(xs), max(ys)
 
 
-def read_raster(path: str | Path, band: int = 1, nodata: float | None = None) -> Raster:
-    """Read one band as float32 with its validity mask (nodata, NaN and -9999 invalid)."""
+Region = tuple[int, int, int, int]
+"""A pixel region of a file: (first line, end line, first column, end column), end excluded."""
+
+
+@dataclass(frozen=True)
+class RasterInfo:
+    """Georeferencing of a raster file (nothing read but the header)."""
+
+    transform: Affine
+    shape: tuple[int, int]
+    crs: str | None
+    count: int
+
+
+def raster_info(path: str | Path) -> RasterInfo:
+    """Header of a raster file: transform, (lines, columns), CRS and band count."""
+    p = Path(path)
+    if not p.is_file():
+        raise MissingInputError(f"{p}: file not found")
+    try:
+        with rasterio.open(p) as src:
+            return RasterInfo(src.transform, (int(src.height), int(src.width)),
+                              src.crs.to_string() if src.crs else None, int(src.count))
+    except RasterioError as err:
+        raise MissingInputError(f"{p}: cannot read raster: {err}") from err
+
+
+def read_raster(path: str | Path, band: int = 1, nodata: float | None = None, region: Region | None = None,
+                *, keep_frame: bool = False) -> Raster:
+    """Read one band as float32 with its validity mask (nodata, NaN and -9999 invalid).
+
+    ``region`` reads only that part of the file (JPEG 2000 decodes only what it needs). The result is the
+    region with its own transform, or with ``keep_frame`` the whole file frame with the pixels outside the region
+    invalid (zero), so that pixel coordinates stay those of the file.
+    """
     p = Path(path)
     if not p.is_file():
         raise MissingInputError(f"{p}: file not found")
@@ -62,17 +96,71 @@ def read_raster(path: str | Path, band: int = 1, nodata: float | None = None) ->
         with rasterio.open(p) as src:
             if band > src.count:
                 raise ParameterError(f"{p.name}: band {band} requested, the file has {src.count}")
-            data = src.read(band, out_dtype=np.float32)
+            full = (0, int(src.height), 0, int(src.width))
+            r0, r1, c0, c1 = region if region is not None else full
+            r0, r1 = max(0, r0), min(full[1], r1)
+            c0, c1 = max(0, c0), min(full[3], c1)
+            win = Window(c0, r0, max(0, c1 - c0), max(0, r1 - r0))
+            part = src.read(band, window=win, out_dtype=np.float32) if region is not None else src.read(
+                band, out_dtype=np.float32)
             nd = nodata if nodata is not None else src.nodata
             crs = src.crs.to_string() if src.crs else None
             transform = src.transform
     except RasterioError as err:
         raise MissingInputError(f"{p}: cannot read raster: {err}") from err
-    valid = np.isfinite(data)
+    valid = np.isfinite(part)
     if nd is not None and math.isfinite(nd):
-        valid &= data != np.float32(nd)
-    valid &= data != np.float32(-9999.0)
-    return Raster(data, valid, transform, crs, p)
+        valid &= part != np.float32(nd)
+    valid &= part != np.float32(-9999.0)
+    if region is None:
+        return Raster(part, valid, transform, crs, p)
+    if keep_frame:
+        data = np.zeros(full[1::2], dtype=np.float32)
+        mask = np.zeros(full[1::2], dtype=bool)
+        data[r0:r1, c0:c1] = part
+        mask[r0:r1, c0:c1] = valid
+        return Raster(data, mask, transform, crs, p)
+    return Raster(part, valid, transform * Affine.translation(c0, r0), crs, p)
+
+
+def overlap_regions(ref: RasterInfo, tgt: RasterInfo, margin: int) -> tuple[Region, Region] | None:
+    """The part of each file within ``margin`` pixels of the other's extent; None when the grids differ (CRS,
+    pixel size, rotation: the caller reads everything and lets the compatibility check speak)."""
+    rt, tt = ref.transform, tgt.transform
+    if ref.crs != tgt.crs or rt.b or rt.d or tt.b or tt.d or rt.a != tt.a or rt.e != tt.e:
+        return None
+    ox, oy = (tt.c - rt.c) / rt.a, (tt.f - rt.f) / rt.e  # target origin in reference pixels
+    th, tw = tgt.shape
+    ref_region = (math.floor(oy) - margin, math.ceil(oy) + th + margin, math.floor(ox) - margin,
+                  math.ceil(ox) + tw + margin)
+    rh, rw = ref.shape
+    tgt_region = (math.floor(-oy) - margin, math.ceil(-oy) + rh + margin, math.floor(-ox) - margin,
+                  math.ceil(-ox) + rw + margin)
+    for (r0, r1, c0, c1), (h, w) in ((ref_region, ref.shape), (tgt_region, tgt.shape)):
+        if min(r1, h) <= max(r0, 0) or min(c1, w) <= max(c0, 0):
+            return None  # disjoint: read as is, the compatibility check reports it
+    return ref_region, tgt_region
+
+
+def read_pair(ref_path: Path, tgt_path: Path, ref_band: int = 1, tgt_band: int = 1, nodata: float | None = None,
+              margin: int = 16, threads: int = 2) -> tuple[Raster, Raster]:
+    """Reference and target read together, each only where it can meet the other (plus ``margin`` pixels).
+
+    The reference comes back cropped (its own transform), the target in its full frame (pixels beyond the
+    reference invalid), so that grid nodes stay at the target's pixel coordinates. Both files are decoded in
+    parallel threads (GDAL releases the GIL while decoding).
+    """
+    ri, ti = raster_info(ref_path), raster_info(tgt_path)
+    regions = overlap_regions(ri, ti, margin)
+    if regions is None or threads <= 1:
+        if regions is None:
+            return read_raster(ref_path, ref_band, nodata), read_raster(tgt_path, tgt_band, nodata)
+        return (read_raster(ref_path, ref_band, nodata, regions[0]),
+                read_raster(tgt_path, tgt_band, nodata, regions[1], keep_frame=True))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        fr = pool.submit(read_raster, ref_path, ref_band, nodata, regions[0])
+        ft = pool.submit(read_raster, tgt_path, tgt_band, nodata, regions[1], keep_frame=True)
+        return fr.result(), ft.result()
 
 
 def read_window(path: Path, window: Window, band: int = 1) -> F32:

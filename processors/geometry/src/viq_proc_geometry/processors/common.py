@@ -14,21 +14,21 @@ from viq_interfaces.context import InputProduct
 from viq_interfaces.errors import MissingInputError, ParameterError
 from viq_proc_geometry.grid import TiePoints
 from viq_proc_geometry.outliers import Filtered
-from viq_proc_geometry.rasterio_io import Raster, read_product, read_raster
+from viq_proc_geometry.rasterio_io import Raster, read_pair, read_product, read_raster
 
 IMAGE_TYPES = ("AUX_REFIMG", "VSC_L1VALD", "VSC_RAWDAT", "EXT_GEOIMG")
 """Product types an image port accepts: simulator/VENµS products (``.HDR``) or any raster (EXT_GEOIMG)."""
 
 
-def open_image(product: InputProduct, band: str, nodata: float | None) -> Raster:
-    """One band of an input: a product header (band by name) or a raster file (band ``B<n>`` = index n)."""
+def image_source(product: InputProduct, band: str) -> tuple[Path, int]:
+    """The raster file and band index of an input: a product header (band by name) or a raster file (``B<n>``)."""
     path = Path(product.path)
     if path.suffix.upper() == ".HDR":
         prod = read_product(path)
         name = band or next(iter(prod.bands))
         if name not in prod.bands:
             raise ParameterError(f"band {name!r} not in {path.name} (bands: {', '.join(prod.bands)})")
-        return read_raster(prod.bands[name], nodata=nodata)
+        return prod.bands[name], 1
     index = 1
     if band:
         if not (band.startswith("B") and band[1:].isdigit()):
@@ -36,7 +36,21 @@ def open_image(product: InputProduct, band: str, nodata: float | None) -> Raster
         index = int(band[1:])
     if not path.is_file():
         raise MissingInputError(f"{path}: file not found")
+    return path, index
+
+
+def open_image(product: InputProduct, band: str, nodata: float | None) -> Raster:
+    """One band of an input, read whole (see :func:`image_source`)."""
+    path, index = image_source(product, band)
     return read_raster(path, band=index, nodata=nodata)
+
+
+def open_pair(reference: InputProduct, target: InputProduct, band: str, nodata: float | None,
+              margin: int, threads: int = 2) -> tuple[Raster, Raster]:
+    """Reference and target read only where they can meet, in parallel (see :func:`read_pair`)."""
+    rp, ri = image_source(reference, band)
+    tp, ti = image_source(target, band)
+    return read_pair(rp, tp, ri, ti, nodata, margin, threads)
 
 
 def write_tiepoints_csv(path: Path, tp: TiePoints, filt: Filtered | None) -> None:

@@ -28,7 +28,7 @@ from viq_interfaces.processor import Processor
 from viq_proc_geometry.grid import GridSpec, TiePoints, compute_grid
 from viq_proc_geometry.outliers import Filtered, OutlierSpec, filter_points
 from viq_proc_geometry.plots import registration_plot
-from viq_proc_geometry.processors.common import IMAGE_TYPES, open_image, write_json, write_tiepoints_csv
+from viq_proc_geometry.processors.common import IMAGE_TYPES, open_pair, write_json, write_tiepoints_csv
 from viq_proc_geometry.rasterio_io import Raster
 
 VERSION = "01.00"
@@ -57,8 +57,16 @@ class RegistrationParameters(BaseModel):
     mad_k: float = Field(default=4.0, gt=0.0, description="L2 filter: MAD multiplier.")
     ransac_min_px: float = Field(default=0.3, gt=0.0, description="L3 filter: minimum RANSAC threshold, px.")
     min_valid_points: int = Field(default=10, ge=1, description="Fewer valid points end the run with a warning.")
+    threads: int = Field(default=2, ge=1, le=16,
+                         description="Threads decoding the two images and matching window stacks (same results "
+                         "for any value).")
     global_x: float | None = Field(default=None, description="Map X of the global-shift window; None = centre.")
     global_y: float | None = Field(default=None, description="Map Y of the global-shift window; None = centre.")
+
+
+def read_margin(max_shift: float) -> int:
+    """Pixels read beyond the other image's extent: enough for every re-extracted window (shift + 1 + rounding)."""
+    return math.ceil(max_shift) + 4
 
 
 def global_match(ref: Raster, tgt: Raster, spec: GridSpec, x_map: float | None, y_map: float | None) -> TiePoints:
@@ -103,7 +111,7 @@ def run_registration(ref: Raster, tgt: Raster, p: RegistrationParameters) -> tup
         raise ParameterError(f"min_window {p.min_window} exceeds window {p.window}")
     spec = GridSpec(step=p.grid_step, window=p.window, min_window=p.min_window, taper=p.taper, alpha=p.alpha,
                     cutoff=p.cutoff, max_shift=p.max_shift, iterations=p.iterations)
-    tp = compute_grid(ref, tgt, spec)
+    tp = compute_grid(ref, tgt, spec, threads=p.threads)
     filt = filter_points(tp.x_im.astype(float), tp.y_im.astype(float), tp.sx, tp.sy, tp.ok, tp.peak,
                          tp.reliability,
                          OutlierSpec(min_reliability=p.min_reliability, mad_k=p.mad_k, ransac_min_px=p.ransac_min_px))
@@ -154,7 +162,7 @@ class ImageRegistration(Processor):
             OutputPort(name="report", product_type="IMQ_REGREP", format="JSON", file_name_pattern="*_REGISTRATION.json",
                        description="Summary: global shift, statistics, affine model."),
         ),
-        resources=Resources(cores=1, memory_mb=2048, walltime=timedelta(minutes=30)),
+        resources=Resources(cores=2, memory_mb=2048, walltime=timedelta(minutes=30)),
     )
     Parameters: ClassVar[type[BaseModel]] = RegistrationParameters
 
@@ -163,8 +171,8 @@ class ImageRegistration(Processor):
         p = ctx.params
         if not isinstance(p, RegistrationParameters):
             raise ParameterError(f"parameters are {type(p).__name__}, expected RegistrationParameters")
-        ref = open_image(ctx.one("reference"), p.band, p.nodata)
-        tgt = open_image(ctx.one("target"), p.band, p.nodata)
+        ref, tgt = open_pair(ctx.one("reference"), ctx.one("target"), p.band, p.nodata, read_margin(p.max_shift),
+                             threads=p.threads)
         ctx.logger.info(f"reference {ref.path.name} {ref.shape}, target {tgt.path.name} {tgt.shape}")
         tp, filt, spec = run_registration(ref, tgt, p)
         ctx.check_cancelled()
