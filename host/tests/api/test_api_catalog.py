@@ -153,3 +153,67 @@ def test_download_by_id(seeded: tuple[Api, Seed]) -> None:
     assert r.status_code == 200
     assert r.content == (api.settings.home / "data" / "VE_VM01_IMQ_MTFMES_VENTOUX_20210301.csv").read_bytes()
     assert api.get(f"/api/products/{seed.directory_id}/file").status_code == 404
+
+
+def test_full_search_features_equal_the_catalog_geojson(seeded: tuple[Api, Seed]) -> None:
+    """The hand-written search JSON carries exactly what ``ProductRecord.to_geojson`` says (plus links), for
+    products with and without footprints, so the fast path cannot drift from the catalog's own GeoJSON."""
+    api, seed = seeded
+    body = api.get("/api/products", params={"limit": 1000}).json()
+    assert body["numberReturned"] == len(body["features"]) >= len(seed.products)
+    catalog = api.runtime.host.catalog
+    without_geometry = 0
+    for feature in body["features"]:
+        expected = catalog.get(feature["id"]).to_geojson()
+        expected["properties"]["links"] = {
+            "self": f"/api/products/{feature['id']}",
+            "quicklook": f"/api/products/{feature['id']}/quicklook.png",
+            "file": f"/api/products/{feature['id']}/file",
+            "lineage": f"/api/products/{feature['id']}/lineage",
+        }
+        assert feature == expected
+        without_geometry += feature["geometry"] is None
+    assert without_geometry >= 2  # the derived CSV and the directory product have no footprint
+
+
+def test_lite_search_has_the_same_hits_with_few_properties(seeded: tuple[Api, Seed]) -> None:
+    """``fields=lite`` returns the same products and paging as the full search, with only type, site, bands and
+    sensing times, and footprints whose coordinates are the seeded corners rounded to 5 decimals."""
+    api, seed = seeded
+    params: dict[str, Any] = {"type": "VSC_L1VALD", "limit": 5, "count": True}
+    full = api.get("/api/products", params=params).json()
+    lite = api.get("/api/products", params={**params, "fields": "lite"}).json()
+    assert _ids(lite) == _ids(full) and lite["next_after"] == full["next_after"]
+    assert lite["numberMatched"] == full["numberMatched"]
+    by_id = {p["id"]: p for p in seed.products}
+    for f_full, f_lite in zip(full["features"], lite["features"], strict=True):
+        assert set(f_lite["properties"]) == {"product_type", "site", "bands", "sensing_start", "sensing_stop"}
+        assert {k: f_full["properties"][k] for k in f_lite["properties"]} == f_lite["properties"]
+        if f_lite["id"] in by_id:
+            x0, y0, x1, y1 = by_id[f_lite["id"]]["bbox"]
+            ring = f_lite["geometry"]["coordinates"][0]
+            assert sorted(map(tuple, ring[:-1])) == sorted(
+                (round(x, 5), round(y, 5)) for x in (x0, x1) for y in (y0, y1)
+            )
+    assert api.get("/api/products", params={"fields": "everything"}).status_code == 422
+
+
+def test_lite_footprints_are_simplified_and_cached() -> None:
+    """A footprint with many near-collinear vertices keeps its shape (area within 1 %) with far fewer vertices
+    in lite mode; conversions are cached by WKT, and the LRU stays within its size."""
+    import shapely
+
+    from viq_host.api.geojson import FootprintCache
+
+    ring = [(5.0 + 0.3 * t / 200, 44.0 + 1e-6 * (t % 2)) for t in range(201)]
+    ring += [(5.3, 44.3), (5.0, 44.3), (5.0, 44.0)]
+    wkt = shapely.Polygon(ring).wkt
+    cache = FootprintCache(size=2)
+    full, lite = cache.geojson([wkt], lite=False)[0], cache.geojson([wkt], lite=True)[0]
+    g_full, g_lite = shapely.from_geojson(full), shapely.from_geojson(lite)
+    assert shapely.get_num_coordinates(g_full) == len(ring)
+    assert shapely.get_num_coordinates(g_lite) <= 6
+    assert abs(g_lite.area - g_full.area) / g_full.area < 0.01
+    assert cache.geojson([None, wkt], lite=True) == ["null", lite] and cache.hits == 1
+    cache.geojson(["POINT (1 2)"], lite=True)
+    assert cache.geojson([wkt], lite=False) == [full] and cache.misses == 4  # evicted by the size bound

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from viq_api_support import Api, Seed
 from viq_host.catalog import NewProduct
+from viq_host.testing.harness import harness_settings
 
 SAMPLE = {"product_id": "1", "gipp_id": "1", "other_id": "2", "job_id": "20210101-000000-abcdef",
           "name": "t-api-scale"}
@@ -174,3 +176,31 @@ def test_page_and_headers(api: Api) -> None:
                   "/static/vendor/land-110m.geojson", "/static/vendor/leaflet/LICENSE"):
         assert api.client.get(asset).status_code == 200, asset
     assert api.get("/api/products").headers["cache-control"] == "no-store"
+
+
+def test_verified_tokens_are_cached_briefly_and_revocation_clears(make_api: Any, tmp_path: Path) -> None:
+    """A verified token is answered from memory (no database read) within the cache time; a wrong secret with
+    a cached key is refused; a revocation in this process takes effect at once, one in another process (a
+    second store on the same database) once the cache entry expires."""
+    from viq_host.api import store as store_mod
+    from viq_host.api.store import ApiStore
+
+    api = make_api(harness_settings(tmp_path))
+    store = api.runtime.store
+    token = api.tokens["viewer"]
+    assert api.get("/api/session").status_code == 200
+    assert store.cached(token) is not None
+    key = token.split(".")[0]
+    assert store.cached(f"{key}.{'A' * 43}") is None
+    assert api.client.get("/api/session", headers={"Authorization": f"Bearer {key}.{'A' * 43}"}).status_code == 401
+    other = ApiStore(api.settings.database_url)
+    try:
+        other.revoke("test-viewer", by="pytest")
+    finally:
+        other.close()
+    assert api.get("/api/session").status_code == 200  # still cached here
+    store._cache = {k: (0.0, v) for k, (_, v) in store._cache.items()}  # as if CACHE_SECONDS had passed
+    assert api.get("/api/session").status_code == 401
+    assert store_mod.CACHE_SECONDS <= 10
+    store.revoke("test-operator", by="pytest")
+    assert api.get("/api/session", role="operator").status_code == 401

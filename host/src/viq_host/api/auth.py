@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from viq_host.api.runtime import Runtime
 from viq_host.api.store import Role, TokenRecord
@@ -89,11 +90,15 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower()
 
 
-def _authenticate(request: Request, creds: HTTPAuthorizationCredentials | None) -> Caller:
+async def _authenticate(request: Request, creds: HTTPAuthorizationCredentials | None) -> Caller:
     rt = runtime(request)
     if creds is None or creds.scheme.lower() != "bearer":
         raise HTTPException(401, "missing API token (Authorization: Bearer …)", {"WWW-Authenticate": "Bearer"})
-    token = rt.store.verify(creds.credentials)
+    # A token verified in the last few seconds is answered from memory on the event loop; only a cache miss
+    # (a database read and a hash) goes to a worker thread.
+    token = rt.store.cached(creds.credentials)
+    if token is None:
+        token = await run_in_threadpool(rt.store.verify, creds.credentials)
     if token is None:
         raise HTTPException(401, "invalid or revoked API token", {"WWW-Authenticate": "Bearer"})
     client = request.client.host if request.client else ""
@@ -101,27 +106,35 @@ def _authenticate(request: Request, creds: HTTPAuthorizationCredentials | None) 
 
 
 def require(role: Role) -> Any:
-    """A dependency: the caller, holding at least ``role``; writes also pass the CSRF and origin checks."""
+    """A dependency: the caller, holding at least ``role``; writes also pass the CSRF and origin checks.
 
-    def dependency(
+    It is a coroutine so that FastAPI runs it on the event loop (a plain function costs a thread hand-off per
+    request); audit rows of refused writes are written from a worker thread.
+    """
+
+    async def dependency(
         request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
     ) -> Caller:
-        caller = _authenticate(request, creds)
+        caller = await _authenticate(request, creds)
         write = request.method in WRITE_METHODS
         action = f"{request.method} {request.url.path}"
-        if caller.token.role < role:
+
+        async def refuse(status: int, message: str, reason: str) -> HTTPException:
             if write:
-                caller.audit(action, request.url.path, "refused", reason=f"needs role {role.label}")
-            raise HTTPException(403, f"role {caller.token.role.label} may not do this (needs {role.label})")
+                await run_in_threadpool(caller.audit, action, request.url.path, "refused", reason=reason)
+            return HTTPException(status, message)
+
+        if caller.token.role < role:
+            raise await refuse(403, f"role {caller.token.role.label} may not do this (needs {role.label})",
+                               f"needs role {role.label}")
         if write:
             expected = csrf_token(request.app.state.secret, caller.token)
             given = request.headers.get(CSRF_HEADER, "")
             if not hmac.compare_digest(given.encode(), expected.encode()):
-                caller.audit(action, request.url.path, "refused", reason="missing or wrong CSRF token")
-                raise HTTPException(403, f"missing or wrong {CSRF_HEADER} header (get it from GET /api/session)")
+                raise await refuse(403, f"missing or wrong {CSRF_HEADER} header (get it from GET /api/session)",
+                                   "missing or wrong CSRF token")
             if not _same_origin(request):
-                caller.audit(action, request.url.path, "refused", reason="cross-origin request")
-                raise HTTPException(403, "cross-origin write refused")
+                raise await refuse(403, "cross-origin write refused", "cross-origin request")
         return caller
 
     return dependency

@@ -174,6 +174,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _cache_key(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+
+
 def _digest(salt: bytes, secret: str) -> str:
     return hashlib.sha256(salt + secret.encode("ascii")).hexdigest()
 
@@ -273,6 +277,19 @@ class ApiStore:
             raise ApiStoreError(f"no live token with key or name {key_or_name!r}")
         return [_token(r) for r in rows]
 
+    def cached(self, token: str) -> TokenRecord | None:
+        """The record of a token verified less than :data:`CACHE_SECONDS` ago, else None (no database access:
+        safe to call on the event loop). The cache is keyed by a SHA-256 of the whole token, so only a token
+        that passed :meth:`verify` — salt, digest and revocation checked — can ever hit."""
+        if not token.startswith("viq_"):
+            return None
+        cache_key = _cache_key(token)
+        with self._cache_lock:
+            hit = self._cache.get(cache_key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        return None
+
     def verify(self, token: str) -> TokenRecord | None:
         """The live token record for a plain token, or None (unknown, malformed, wrong secret, revoked).
 
@@ -282,12 +299,11 @@ class ApiStore:
         match = TOKEN_RE.match(token)
         if match is None:
             return None
-        cache_key = hashlib.sha256(token.encode("ascii")).hexdigest()
+        hit = self.cached(token)
+        if hit is not None:
+            return hit
+        cache_key = _cache_key(token)
         now = time.monotonic()
-        with self._cache_lock:
-            hit = self._cache.get(cache_key)
-            if hit is not None and hit[0] > now:
-                return hit[1]
         key, secret = match.groups()
         with self._db.transaction() as tx:
             row = tx.one(

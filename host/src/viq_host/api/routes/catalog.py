@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-import shapely
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import FileResponse, Response
 
 from viq_host.api.auth import Viewer
 from viq_host.api.errors import ERRORS
 from viq_host.api.files import quicklook, servable_path
+from viq_host.api.geojson import Fields, feature_collection_bytes, links
 from viq_host.catalog.base import ProductQuery, ProductRecord, feature_collection
 
 router = APIRouter(prefix="/api", tags=["catalog"], responses=ERRORS)
@@ -37,38 +35,10 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
     return (a, b, c, d)
 
 
-def _features(records: list[ProductRecord]) -> list[dict[str, Any]]:
-    """GeoJSON Features of a page: footprints parsed and converted in one vectorised shapely call."""
-    wkts = [r.footprint_wkt for r in records]
-    present = [w for w in wkts if w]
-    geo = iter(shapely.to_geojson(shapely.from_wkt(present)).tolist() if present else [])
-    out = []
-    for record, wkt in zip(records, wkts, strict=True):
-        feature = _feature(record, geometry=False)
-        feature["geometry"] = json.loads(next(geo)) if wkt else None
-        out.append(feature)
-    return out
-
-
-def _feature(record: ProductRecord, *, geometry: bool = True) -> dict[str, Any]:
-    feature = record.to_geojson() if geometry else _without_geometry(record)
-    feature["properties"]["links"] = {
-        "self": f"/api/products/{record.id}",
-        "quicklook": f"/api/products/{record.id}/quicklook.png",
-        "file": f"/api/products/{record.id}/file",
-        "lineage": f"/api/products/{record.id}/lineage",
-    }
+def _feature(record: ProductRecord) -> dict[str, Any]:
+    feature = record.to_geojson()
+    feature["properties"]["links"] = links(record.id)
     return feature
-
-
-def json_response(body: dict[str, Any]) -> Response:
-    """JSON serialised directly (the body is plain JSON data already: skips FastAPI's generic encoder)."""
-    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
-    return Response(data, media_type="application/json")
-
-
-def _without_geometry(record: ProductRecord) -> dict[str, Any]:
-    return dataclasses.replace(record, footprint_wkt=None).to_geojson()
 
 
 @router.get(
@@ -93,6 +63,11 @@ def search_products(
     after: Annotated[int | None, Query(ge=0, le=2**62, description="Cursor: next_after of the previous page.")]
     = None,
     count: Annotated[bool, Query(description="Also count every match (slower on large catalogs).")] = False,
+    fields: Annotated[
+        Fields,
+        Query(description="full: every property and links; lite: id, type, site, bands, sensing times and a "
+                          "simplified footprint (maps and result lists)."),
+    ] = "full",
 ) -> Response:
     """Active products matching every filter given, in id order, one page at a time (keyset paging)."""
     query = ProductQuery(
@@ -110,12 +85,10 @@ def search_products(
     )
     catalog = caller.runtime.catalog
     page = catalog.search(query)
-    body: dict[str, Any] = {"type": "FeatureCollection", "features": _features(page.items)}
-    body["next_after"] = page.next_after
-    body["numberReturned"] = len(page.items)
+    members: dict[str, Any] = {"next_after": page.next_after, "numberReturned": len(page.items)}
     if count:
-        body["numberMatched"] = catalog.count(query)
-    return json_response(body)
+        members["numberMatched"] = catalog.count(query)
+    return Response(feature_collection_bytes(page.items, fields, **members), media_type="application/json")
 
 
 @router.get("/products/facets", summary="Product types and sites present, with counts")

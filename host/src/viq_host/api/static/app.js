@@ -260,6 +260,7 @@ function searchParams() {
       c(b.getNorth(), -90, 90)].join(","));
   }
   p.set("limit", "200");
+  p.set("fields", "lite");  // id, type, site, bands, times and a simplified footprint: all the map and list show
   return p;
 }
 
