@@ -39,6 +39,8 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
         ({"site": "ATLANTIS"}, "site"),
         ({"levels": (-5.0,)}, "levels"),
         ({"nonsense": 1}, "nonsense"),
+        ({"tdi_per_band": {"B7": 8}}, "tdi_per_band"),
+        ({"tdi_per_band": {"B5": 2}}, "tdi_per_band.B5"),
     ],
 )
 def test_bad_parameters_name_the_field_and_write_nothing(tmp_path: Path, kwargs: dict[str, object],

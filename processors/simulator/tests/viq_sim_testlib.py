@@ -32,3 +32,18 @@ def truth_gipp_array(
 def all_files(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` by relative path."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def phase_shift(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> tuple[float, float]:
+    """(dx, dy) such that b(p) ≈ a(p − d): phase-slope fit of the cross spectrum at low frequencies."""
+    a = (a - a.mean()) * np.outer(np.hanning(a.shape[0]), np.hanning(a.shape[1]))
+    b = (b - b.mean()) * np.outer(np.hanning(b.shape[0]), np.hanning(b.shape[1]))
+    cross = np.fft.fft2(b) * np.conj(np.fft.fft2(a))
+    fy = np.fft.fftfreq(a.shape[0])[:, None] * np.ones((1, a.shape[1]))
+    fx = np.fft.fftfreq(a.shape[1])[None, :] * np.ones((a.shape[0], 1))
+    sel = (np.hypot(fx, fy) < 0.15) & (np.hypot(fx, fy) > 0.01)
+    phase = np.angle(cross[sel])
+    w = np.sqrt(np.abs(cross[sel]))
+    design = np.stack([fx[sel], fy[sel]], axis=1) * (-2 * np.pi)
+    sol = np.linalg.lstsq(design * w[:, None], phase * w, rcond=None)[0]
+    return float(sol[0]), float(sol[1])

@@ -57,9 +57,12 @@ def resolve_config(params: SimulatorParameters, config: InstrumentConfig | None 
     """The instrument of a run: ``config``, else the file named in the parameters, else defaults; altitude applied."""
     if config is None:
         config = load_instrument_config(params.instrument_config) if params.instrument_config else default_config()
-    if params.altitude_km is not None:
+    if params.altitude_km is not None or params.focal_homothety is not None:
         data = config.model_dump()
-        data["orbit"] = {**data["orbit"], "altitude_km": params.altitude_km}
+        if params.altitude_km is not None:
+            data["orbit"] = {**data["orbit"], "altitude_km": params.altitude_km}
+        if params.focal_homothety is not None:
+            data["attitude"] = {**data["attitude"], "focal_homothety": params.focal_homothety}
         config = load_instrument_config(data)
     return config
 
@@ -91,7 +94,8 @@ def plan(params: SimulatorParameters, cfg: InstrumentConfig) -> list[Acquisition
             index = len(specs) + 1
             level = params.levels[(d + s) % len(params.levels)] if kind == "flat" and params.levels else None
             specs.append(AcquisitionSpec(kind, index, get_site(name), when + timedelta(seconds=s),
-                                         params.seed * 100003 + index, level=level))
+                                         params.seed * 100003 + index, level=level,
+                                         scene_seed=params.campaign_scene_seed))
     return specs
 
 

@@ -54,6 +54,8 @@ class AcquisitionSpec:
     seed: int
     level: float | None = None
     tag: str = ""
+    scene_seed: int | None = None
+    """Seed of the synthetic scene and DEM; None = ``seed`` (a campaign may share one ground over its dates)."""
 
 
 @dataclass
@@ -69,6 +71,7 @@ class BandState:
     displacement: geometry.BandDisplacement
     defect_columns: npt.NDArray[np.int64]
     good_columns: npt.NDArray[np.int64]
+    tdi: int = 8
 
 
 @dataclass
@@ -91,6 +94,10 @@ def check_params(params: SimulatorParameters, cfg: InstrumentConfig) -> None:
     if len(set(params.bands)) != len(params.bands):
         raise ConfigurationError("bands: a band is listed twice")
     cfg.check_tdi(params.tdi, "tdi")
+    for band, tdi in params.tdi_per_band.items():
+        if band not in params.bands:
+            raise ConfigurationError(f"tdi_per_band: band {band!r} is not among the simulated bands")
+        cfg.check_tdi(tdi, f"tdi_per_band.{band}")
     support = mtf.psf_support_px(cfg)
     if params.lines < support:
         raise ConfigurationError(f"lines: image of {params.lines} lines is smaller than the PSF ({support} px)")
@@ -126,20 +133,22 @@ class Acquisition:
         l1_when = params.l1_gain_date
         self.bands: dict[str, BandState] = {}
         for band in params.bands:
-            maps = radiometry.pixel_maps(cfg, band, self.tdi, self.pixels)
-            a, b = radiometry.noise_coefficients(cfg, band, self.tdi, spec.sensing_time)
+            tdi = params.tdi_per_band.get(band, self.tdi)
+            maps = radiometry.pixel_maps(cfg, band, tdi, self.pixels)
+            a, b = radiometry.noise_coefficients(cfg, band, tdi, spec.sensing_time)
             defects = np.array(sorted(d.column for d in maps.defects), dtype=np.int64)
             good = np.setdiff1d(np.arange(self.pixels), defects)
             self.bands[band] = BandState(
                 band=band,
                 maps=maps,
-                gain=radiometry.absolute_gain(cfg, band, self.tdi, spec.sensing_time),
-                gain_l1=radiometry.absolute_gain(cfg, band, self.tdi, l1_when),
+                gain=radiometry.absolute_gain(cfg, band, tdi, spec.sensing_time),
+                gain_l1=radiometry.absolute_gain(cfg, band, tdi, l1_when),
                 noise_a=a,
                 noise_b=b,
                 displacement=geometry.band_displacement(cfg, band, self.lines, self.pixels, self.jitter),
                 defect_columns=defects,
                 good_columns=good,
+                tdi=tdi,
             )
         self.grid: Grid = site_grid(spec.site, self.pixels, self.lines, self.gsd)
         self.scene: Scene | None = None
@@ -157,14 +166,32 @@ class Acquisition:
             prof = (prof - prof.min()) / max(float(np.ptp(prof)), 1e-9)
             self.profile = params.slither_min + (params.slither_max - params.slither_min) * prof
 
+    @property
+    def tdis(self) -> dict[str, int]:
+        """TDI of each band."""
+        return {band: st.tdi for band, st in self.bands.items()}
+
+    @property
+    def common_tdi(self) -> int | None:
+        """The TDI of every band, or None when bands differ."""
+        values = set(self.tdis.values())
+        return values.pop() if len(values) == 1 else None
+
+    @property
+    def scene_seed(self) -> int:
+        """Seed of the synthetic scene and DEM."""
+        return self.spec.seed if self.spec.scene_seed is None else self.spec.scene_seed
+
     # ------------------------------------------------------------------ set-up
     def _max_displacement(self) -> float:
         worst = 0.0
         for st in self.bands.values():
             d = st.displacement
             yaw = float(np.max(np.abs(d.yaw_rad_line))) * self.pixels / 2.0
+            scale = abs(d.homothety) * self.pixels / 2.0
             terrain = 0.0 if self.dem is None else float(np.max(np.abs(self.dem))) * abs(d.terrain_px_per_m)
-            worst = max(worst, float(np.max(np.abs(d.dx_line))), float(np.max(np.abs(d.dy_line))) + yaw + terrain)
+            worst = max(worst, float(np.max(np.abs(d.dx_line))) + scale,
+                        float(np.max(np.abs(d.dy_line))) + yaw + terrain)
         return worst
 
     def _setup_scene(self) -> None:
@@ -172,7 +199,7 @@ class Acquisition:
         if self.kind == "terrain":
             shape = (self.lines, self.pixels)
             self.dem = dem_from_file(p.dem_path, shape, self.gsd) if p.dem_path else synthetic_dem(
-                shape, p.relief_m, self.spec.seed
+                shape, p.relief_m, self.scene_seed
             )
         k = self.cfg.mtf.kernel_taps
         self.margin = k // 2 + 5 + math.ceil(self._max_displacement())
@@ -187,7 +214,7 @@ class Acquisition:
                 shifted = Affine(t.a, t.b, t.c + (t.a + t.b) * m, t.d, t.e, t.f + (t.d + t.e) * m)
                 self.grid = Grid(grid.crs, shifted, self.pixels, self.lines, self.gsd)
         else:
-            scene = synthetic_scene(self.cfg, p.bands, shape, self.spec.seed)
+            scene = synthetic_scene(self.cfg, p.bands, shape, self.scene_seed)
         self.scene = scene
 
     # ------------------------------------------------------------------ radiance fields
@@ -269,6 +296,14 @@ class Acquisition:
             np.multiply(rows[t : t + nb].reshape(nb, nch, CHUNK), w[:, :, t, None], out=tmp)
             acc += tmp
         along = acc.reshape(nb, wg)
+        return self._across(along, band, i0, i1)
+
+    def _across(self, along: F32, band: str, i0: int, i1: int) -> F32:
+        """Across-track blur + shift of along-track-resampled rows (padded columns) to the detector columns."""
+        d = self.bands[band].displacement
+        if d.homothety:
+            return self._across_chunked(along, band, i0, i1)
+        m, nb, k = self.margin, i1 - i0, self.cfg.mtf.kernel_taps
         dx = d.dx_line[i0:i1]
         nx0 = math.floor(float(dx.min()))
         rx_span = math.floor(float(dx.max()) - nx0) + 1
@@ -283,6 +318,36 @@ class Acquisition:
             np.multiply(along[:, c0 : c0 + self.pixels], wx[:, t, None], out=tmp2)
             out += tmp2
         return out
+
+    def _across_chunked(self, along: F32, band: str, i0: int, i1: int) -> F32:
+        """Across pass when dx varies along the line (homothety): one kernel per line and CHUNK columns.
+
+        The column term is taken at each chunk's centre (error ≤ |m|·CHUNK/2 px), like the yaw term of the
+        along-track pass.
+        """
+        d = self.bands[band].displacement
+        m, nb, k = self.margin, i1 - i0, self.cfg.mtf.kernel_taps
+        nch = -(-self.pixels // CHUNK)
+        width = nch * CHUNK
+        centres = np.clip(np.arange(nch) * CHUNK + (CHUNK - 1) / 2.0, 0, self.pixels - 1)
+        dx = d.dx(slice(i0, i1), centres)
+        nx0 = math.floor(float(dx.min()))
+        rx_span = math.floor(float(dx.max()) - nx0) + 1
+        taps_x = np.arange(-(k // 2), k // 2 + rx_span + 2, dtype=np.int64)
+        wx = mtf.resampling_weights(dx - nx0, taps_x, self.cfg, band, "across").astype(np.float32)
+        need = m + nx0 + int(taps_x[-1]) + width - along.shape[1]
+        lead = max(0, -(m + nx0 + int(taps_x[0])))
+        if need > 0 or lead:
+            along = np.pad(along, ((0, 0), (lead, max(need, 0))), mode="edge")
+        out = np.zeros((nb, nch, CHUNK), dtype=np.float32)
+        tmp = np.empty_like(out)
+        for t in range(taps_x.size):
+            if not wx[:, :, t].any():
+                continue
+            c0 = lead + m + nx0 + int(taps_x[t])
+            np.multiply(along[:, c0 : c0 + width].reshape(nb, nch, CHUNK), wx[:, :, t, None], out=tmp)
+            out += tmp
+        return np.ascontiguousarray(out.reshape(nb, width)[:, : self.pixels])
 
     def _warp_general(self, band: str, i0: int, i1: int) -> F32:
         """Per-pixel along-track displacement (terrain parallax): gather-based, for moderate sizes."""
@@ -304,6 +369,8 @@ class Acquisition:
         along = np.zeros((nb, wg), dtype=np.float32)
         for t in range(taps.size):
             along += w[:, :, t] * rows[base + taps[t] - lo, colidx]
+        if d.homothety:
+            return self._across_chunked(along, band, i0, i1)
         dx = d.dx_line[i0:i1]
         nx0 = math.floor(float(dx.min()))
         rx_span = math.floor(float(dx.max()) - nx0) + 1

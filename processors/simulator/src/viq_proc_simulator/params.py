@@ -25,6 +25,10 @@ class SimulatorParameters(BaseModel):
     )
     bands: tuple[str, ...] = Field(default=BAND_NAMES, description="Bands to simulate (B1…B12).")
     tdi: int = Field(default=8, description="TDI setting of every band (1, 4, 8, 16 or 32).")
+    tdi_per_band: dict[str, int] = Field(
+        default_factory=dict,
+        description="TDI of individual bands, e.g. {\"B5\": 16}; bands not listed use 'tdi'.",
+    )
     lines: int = Field(default=256, ge=1, le=100000, description="Lines (along track).")
     pixels: int = Field(default=256, ge=1, le=20000, description="Detectors used, the first of each array.")
     seed: int = Field(default=0, ge=0, description="Acquisition seed (noise, scene, jitter phases).")
@@ -55,6 +59,11 @@ class SimulatorParameters(BaseModel):
     campaign_interval_days: float = Field(default=90.0, gt=0.0, description="Days between campaign dates.")
     campaign_sites: tuple[str, ...] = Field(default=(), description="Campaign sites; empty = spread over the list.")
     campaign_site_count: int = Field(default=2, ge=1, le=127, description="Sites per date when none are named.")
+    campaign_scene_seed: int | None = Field(
+        default=None, ge=0,
+        description="Seed of the synthetic scene (and DEM) shared by every campaign item, so all dates see the "
+        "same ground; None = each item draws its own from its seed.",
+    )
     products: tuple[ProductKind, ...] = Field(
         default=("raw", "l1"), description="Products to write: raw (VSC_RAWDAT), l1 (VSC_L1VALD), reference."
     )
@@ -63,4 +72,12 @@ class SimulatorParameters(BaseModel):
     l1_gain_date: date | None = Field(
         default=None, description="Date of the A_k used by the L1 (GIPP in force); None = launch gains."
     )
+    focal_homothety: float | None = Field(
+        default=None, gt=-0.01, lt=0.01,
+        description="Injected focal homothety m (unitless, e.g. 5e-5): a detector at focal-plane position (u, v) px "
+        "sees the ground the nominal model puts at (1 + m)·(u, v); None = the instrument's attitude.focal_homothety.",
+    )
     compress: bool = Field(default=False, description="Deflate-compress the GeoTIFFs (slower).")
+    cog: bool = Field(
+        default=False, description="Write band files as Cloud-Optimized GeoTIFFs (tiled, with overviews; slower)."
+    )

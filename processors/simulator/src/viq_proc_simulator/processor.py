@@ -68,7 +68,8 @@ class VenusSimulator(Processor):
         params = ctx.params
         if not isinstance(params, SimulatorParameters):
             raise ParameterError(f"parameters are {type(params).__name__}, expected SimulatorParameters")
-        ctx.logger.info(f"simulating {params.acquisition}: bands {','.join(params.bands)}, TDI {params.tdi}, "
+        ctx.logger.info(f"simulating {params.acquisition}: bands {','.join(params.bands)}, TDI {params.tdi} "
+                        f"{params.tdi_per_band or ''}, "
                         f"{params.lines}x{params.pixels}, seed {params.seed}")
         run = simulate(ctx.output_dir, params, progress=ctx.logger.progress)
         outputs: list[OutputProduct] = []
@@ -103,7 +104,8 @@ class VenusSimulator(Processor):
             first = run.truth(0)
             for band, info in first["bands"].items():
                 measurements.append(Measurement(name="truth_absolute_gain", value=info["absolute_gain"],
-                                                unit="DN/(W.m-2.sr-1.um-1)", band=band, tdi=first["tdi"]))
+                                                unit="DN/(W.m-2.sr-1.um-1)", band=band,
+                                                tdi=info.get("tdi", first["tdi"])))
         summary = f"{len(run.products)} products, {len(run.truths)} truth files, {len(run.gipps)} truth GIPPs"
         ctx.logger.info(summary)
         return ProcessorResult(outputs=tuple(outputs), measurements=tuple(measurements), summary=summary)

@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import rasterio
 from lxml import etree
+from rasterio.shutil import copy as rio_copy
 from rasterio.windows import Window
 
 from viq_proc_simulator.engine import BLOCK_LINES, NODATA_L1, Acquisition
@@ -127,6 +128,22 @@ def _utc(value: datetime) -> str:
     return "UTC=" + value.strftime("%Y-%m-%dT%H:%M:%S")
 
 
+def _tdi_values(tdis: list[int] | tuple[int, ...]) -> str:
+    """Header form of a TDI set: ``08`` or ``32 16 08`` (FACTS.md §3.17)."""
+    return " ".join(f"{t:02d}" for t in sorted(set(tdis), reverse=True))
+
+
+def _to_cog(path: Path, compress: bool) -> None:
+    """Rewrite the strip GeoTIFF ``path`` as a Cloud-Optimized GeoTIFF (512-px tiles, overviews), in place."""
+    tmp = path.with_name(path.name + ".strip.tif")
+    path.replace(tmp)
+    try:
+        rio_copy(tmp, path, driver="COG", compress="DEFLATE" if compress else "NONE", blocksize=512,
+                 overview_resampling="AVERAGE", num_threads=1)
+    finally:
+        tmp.unlink()
+
+
 def _profile(acq: Acquisition, dtype: str, nodata: float | None, compress: bool) -> dict[str, Any]:
     prof: dict[str, Any] = {
         "driver": "GTiff",
@@ -184,8 +201,8 @@ def _header_xml(acq: Acquisition, kind: str, stem: str, band_files: dict[str, Pa
         ("Acquisition_Date_Time", _utc(start)),
         ("Site", acq.spec.site.name),
         ("Acquisition_Type", acq.kind),
-        ("TDI_Configuration_Values", f"{acq.tdi:02d}"),
-        ("TDI_Configuration_Code", tdi_code(acq.tdi)),
+        ("TDI_Configuration_Values", _tdi_values(list(acq.tdis.values()))),
+        ("TDI_Configuration_Code", tdi_code(tuple(sorted(set(acq.tdis.values()))))),
         ("Seed", str(acq.spec.seed)),
         ("Orbit_Altitude_km", repr(acq.cfg.orbit.altitude_km)),
         ("GSD_m", repr(acq.gsd)),
@@ -223,8 +240,11 @@ def _header_xml(acq: Acquisition, kind: str, stem: str, band_files: dict[str, Pa
         etree.SubElement(img, q(tag)).text = text
     org = etree.SubElement(sph, q("Product_Organization"))
     files = etree.SubElement(org, q("List_of_Image_Files"), count=str(len(band_files)))
+    mixed = acq.common_tdi is None
     for sn, (band, path) in enumerate(band_files.items(), start=1):
         el = etree.SubElement(files, q("Image_File"), sn=str(sn), band_id=band_code(band), sha256=sha256_of(path))
+        if mixed and kind != "reference":
+            el.set("tdi", f"{acq.bands[band].tdi:02d}")
         el.text = f"{path.parent.name}/{path.name}"
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
@@ -268,11 +288,16 @@ def write_acquisition(acq: Acquisition, out_dir: Path, progress: Any = None) -> 
         finally:
             for ds in dsts.values():
                 ds.close()
+        if p.cog:
+            for k in kinds:
+                _to_cog(band_files[k][band], p.compress)
         st = acq.bands[band]
         d = st.displacement
         disp_name = f"{raw_stem}_TRUTH_{code}_DISPLACEMENT.npy"
         _save_npy(out_dir / disp_name, np.stack([d.dx_line, d.dy_line, d.yaw_rad_line], axis=1))
         truth_bands[band] = {
+            "tdi": st.tdi,
+            "focal_plane_position_px": geometry.focal_plane_position_px(acq.cfg, band),
             "centre_nm": acq.cfg.band(band).centre_nm,
             "absolute_gain": st.gain,
             "absolute_gain_l1": st.gain_l1,
@@ -309,12 +334,13 @@ def write_acquisition(acq: Acquisition, out_dir: Path, progress: Any = None) -> 
                 band_files=band_files[k],
                 site=acq.spec.site.name,
                 bands=tuple(p.bands),
-                tdi=acq.tdi if k != "reference" else None,
+                tdi=acq.common_tdi if k != "reference" else None,
                 sensing_start=acq.spec.sensing_time,
                 sensing_stop=sensing_stop(acq),
                 footprint_wkt=acq.grid.footprint_wkt(),
                 truth=truth_path,
-                metadata={"acquisition": acq.kind, "seed": acq.spec.seed, "stem": stems[k]},
+                metadata={"acquisition": acq.kind, "seed": acq.spec.seed, "stem": stems[k],
+                          **({"tdi_per_band": acq.tdis} if acq.common_tdi is None and k != "reference" else {})},
             )
         )
     return written
@@ -328,6 +354,12 @@ def _write_truth(acq: Acquisition, out_dir: Path, stem: str, bands: dict[str, An
         name = f"{stem}_TRUTH_DEM.npy"
         _save_npy(out_dir / name, acq.dem)
         files["dem_m"] = name
+        tif = f"{stem}_TRUTH_DEM.TIF"
+        prof = {**_profile(acq, "float32", None, True), "tiled": True, "blockxsize": 256, "blockysize": 256}
+        with rasterio.open(out_dir / tif, "w", **prof) as ds:
+            ds.write(acq.dem.astype(np.float32), 1)
+            ds.update_tags(1, UNIT="m", DESCRIPTION="truth terrain height on the ground grid")
+        files["dem_geotiff"] = tif
     if acq.profile is not None:
         name = f"{stem}_TRUTH_SLITHER_PROFILE.npy"
         _save_npy(out_dir / name, acq.profile)
@@ -343,7 +375,7 @@ def _write_truth(acq: Acquisition, out_dir: Path, stem: str, bands: dict[str, An
         "sensing_stop": sensing_stop(acq).isoformat(),
         "lines": acq.lines,
         "pixels": acq.pixels,
-        "tdi": acq.tdi,
+        "tdi": acq.common_tdi,
         "gsd_m": acq.gsd,
         "line_period_s": acq.line_period,
         "altitude_km": acq.cfg.orbit.altitude_km,
@@ -357,10 +389,12 @@ def _write_truth(acq: Acquisition, out_dir: Path, stem: str, bands: dict[str, An
         } if acq.kind == "edge" else None,
         "grid": {"crs": acq.grid.crs, "transform": [t.a, t.b, t.c, t.d, t.e, t.f]},
         "scene": acq.scene.description if acq.scene is not None else None,
+        "scene_seed": acq.scene_seed if acq.scene is not None else None,
         "attitude": {
             "roll_bias_urad": att.roll_bias_urad,
             "pitch_bias_urad": att.pitch_bias_urad,
             "yaw_bias_urad": att.yaw_bias_urad,
+            "focal_homothety": att.focal_homothety,
             "jitter": [
                 {"axis": s.axis, "frequency_hz": s.frequency_hz, "amplitude_urad": s.amplitude_urad,
                  "phase_rad": s.phase_rad}
@@ -368,7 +402,9 @@ def _write_truth(acq: Acquisition, out_dir: Path, stem: str, bands: dict[str, An
             ],
         },
         "conventions": "pixel (i, j) of band b sees nominal ground position (i + dy, j + dx); "
-        "dx = dx_line[i]; dy = dy_line[i] - yaw_rad_line[i]*(j - centre_column) - h(i, j)*terrain_px_per_m",
+        "dx = dx_line[i] + focal_homothety*(j - centre_column); "
+        "dy = dy_line[i] - yaw_rad_line[i]*(j - centre_column) - h(i, j)*terrain_px_per_m "
+        "(dy_line includes focal_homothety*focal_plane_position_px)",
         "bands": bands,
         "files": files,
         "instrument_config_sha256": acq.cfg.fingerprint(),
@@ -408,26 +444,28 @@ def write_truth_gipps(acq: Acquisition, folder: Path, serial: int) -> list[Writt
     px = cfg.pixels
     for band in p.bands:
         maps = acq.bands[band].maps
+        tdi = acq.bands[band].tdi
         code = band_code(band)
-        r = refs("GIP_DARKCU", band, acq.tdi, {"dark_currents": maps.dark.astype(np.float32)})
+        r = refs("GIP_DARKCU", band, tdi, {"dark_currents": maps.dark.astype(np.float32)})
         spikes = tuple(
             SpikeCoefficients(pixel_position=int(c), pixel_threshold=px.spike_amplitude_dn / 2.0,
                               amplitude=px.spike_amplitude_dn, probability=px.spike_probability)
             for c in maps.spike_columns
         )
-        emit(DarkGippContent(band_code=code, tdi=acq.tdi, n_pixels=maps.n_pixels, dark_currents=r["dark_currents"],
-                             spikes=spikes, hot_pixels=tuple(int(h) for h in maps.hot)), band, acq.tdi)
-        r = refs("GIP_RELSEN", band, acq.tdi, {"a1": maps.a1.astype(np.float32), "a2": maps.a2.astype(np.float32),
-                                               "knee": maps.knee.astype(np.float32)})
-        emit(RelativeSensitivityContent(band_code=code, tdi=acq.tdi, n_pixels=maps.n_pixels, a1=r["a1"], a2=r["a2"],
-                                        knee=r["knee"]), band, acq.tdi)
+        emit(DarkGippContent(band_code=code, tdi=tdi, n_pixels=maps.n_pixels, dark_currents=r["dark_currents"],
+                             spikes=spikes, hot_pixels=tuple(int(h) for h in maps.hot)), band, tdi)
+        r = refs("GIP_RELSEN", band, tdi, {"a1": maps.a1.astype(np.float32), "a2": maps.a2.astype(np.float32),
+                                           "knee": maps.knee.astype(np.float32)})
+        emit(RelativeSensitivityContent(band_code=code, tdi=tdi, n_pixels=maps.n_pixels, a1=r["a1"], a2=r["a2"],
+                                        knee=r["knee"]), band, tdi)
         defects = tuple(
             DefectItem(col_range=ColRange(first=d.column, last=d.column), defect_type=d.defect_type)
             for d in maps.defects
         )
         tdis = tuple(cfg.tdi_settings)
         emit(OutOfOrderContent(band_code=code, tdi_defects=(TdiConfigurationDefect(tdi_code=tdi_code(tdis),
-                                                                                  defects=defects),)), band)
+                                                                                  defects=defects),),
+                               interpolation_rule="linear-neighbours"), band)
     when = acq.spec.sensing_time
     emit(PhysicalGainContent(bands=tuple(
         BandPhysicalGain(band_code=band_code(b), tdi_gains=tuple(
@@ -440,5 +478,6 @@ def write_truth_gipps(acq: Acquisition, folder: Path, serial: int) -> list[Writt
         for b in p.bands)))
     att = cfg.attitude
     emit(SteeringBiasContent(pitch_bias=att.pitch_bias_urad, roll_bias=att.roll_bias_urad,
-                             yaw_bias=att.yaw_bias_urad))
+                             yaw_bias=att.yaw_bias_urad,
+                             focal_homothety=att.focal_homothety if att.focal_homothety else None))
     return out

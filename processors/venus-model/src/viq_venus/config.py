@@ -197,6 +197,11 @@ class AttitudeConfig(_Model):
     roll_bias_urad: float = Field(default=15.0, description="Roll bias, µrad (across-track shift).")
     pitch_bias_urad: float = Field(default=-10.0, description="Pitch bias, µrad (along-track shift).")
     yaw_bias_urad: float = Field(default=60.0, description="Yaw bias, µrad (rotation about nadir).")
+    focal_homothety: float = Field(
+        default=0.0, gt=-0.01, lt=0.01,
+        description="Focal homothety m (unitless, IMQ_SBPARS Focal_Homothety): a detector at focal-plane position "
+        "(u, v) px from the centre sees the ground the nominal model puts at (1 + m)·(u, v).",
+    )
     jitter: tuple[JitterComponent, ...] = Field(
         default=(
             JitterComponent(axis="roll", frequency_hz=1.3, amplitude_urad=0.35),

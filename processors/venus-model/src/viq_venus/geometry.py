@@ -9,8 +9,10 @@ Conventions (used by the simulator's truth and by the geometric processors):
   sees a ground line ``t_b = H·θ_b / v_ground`` seconds after the focal-plane centre does (negative: before).
   The raw product is extracted with this nominal offset removed, so the band is line-aligned with the others
   up to the injected errors below.
-* ``dx = fp_dx_b + k·roll(t) + yaw(t)·x_b/p``; ``dy = fp_dy_b + k·pitch(t) − yaw(t)·(j − j_c) − h·tan θ_b / GSD``
-  with ``k = f/p`` pixels per radian, ``p`` the pitch, ``t = i·Δt + t_b`` and ``h`` the terrain height (m).
+* ``dx = fp_dx_b + k·roll(t) + yaw(t)·x_b/p + m·(j − j_c)``;
+  ``dy = fp_dy_b + k·pitch(t) + m·x_b/p − yaw(t)·(j − j_c) − h·tan θ_b / GSD``
+  with ``k = f/p`` pixels per radian, ``p`` the pitch, ``t = i·Δt + t_b``, ``h`` the terrain height (m) and
+  ``m`` the focal homothety (a detector at focal-plane position (u, v) px sees nominal (1 + m)·(u, v)).
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ def pixels_per_radian(cfg: InstrumentConfig) -> float:
 def swath_km(cfg: InstrumentConfig) -> float:
     """Swath width of one array, km."""
     return cfg.pixels_per_array * gsd_m(cfg) / 1e3
+
+
+def focal_plane_position_px(cfg: InstrumentConfig, band: str) -> float:
+    """Along-track focal-plane position of the array of ``band`` in pixels (x_b / p)."""
+    return focal_plane_position_mm(cfg, band) * 1e-3 / (cfg.optics.pixel_pitch_um * 1e-6)
 
 
 def focal_plane_position_mm(cfg: InstrumentConfig, band: str) -> float:
@@ -145,7 +152,8 @@ class BandDisplacement:
     """Displacement model of one band over the lines of an acquisition (see the module conventions).
 
     ``dx_line``/``dy_line`` hold the terms that vary only with the line (focal plane, roll/pitch, the yaw
-    term of ``dx``); ``yaw_rad_line`` gives the column term ``dy -= yaw·(j − j_c)``; ``terrain_px_per_m`` the
+    term of ``dx``, the homothety term ``m·x_b/p`` of ``dy``); ``yaw_rad_line`` gives the column term
+    ``dy -= yaw·(j − j_c)``; ``homothety`` the column term ``dx += m·(j − j_c)``; ``terrain_px_per_m`` the
     along-track parallax per metre of height (``dy -= h·terrain_px_per_m``).
     """
 
@@ -156,10 +164,14 @@ class BandDisplacement:
     centre_column: float
     terrain_px_per_m: float
     time_offset_s: float
+    homothety: float = 0.0
 
     def dx(self, lines: slice | FloatArray, columns: FloatArray) -> FloatArray:
         """Across-track displacement at (lines × columns), px."""
-        return np.broadcast_to(self.dx_line[lines][:, None], (len(self.dx_line[lines]), len(columns))).copy()
+        out = np.broadcast_to(self.dx_line[lines][:, None], (len(self.dx_line[lines]), len(columns))).copy()
+        if self.homothety:
+            out += self.homothety * (np.asarray(columns, dtype=np.float64)[None, :] - self.centre_column)
+        return out
 
     def dy(self, lines: slice | FloatArray, columns: FloatArray, height_m: FloatArray | None = None) -> FloatArray:
         """Along-track displacement at (lines × columns), px (terrain included when heights are given)."""
@@ -180,8 +192,9 @@ def band_displacement(
     pitch = attitude_urad(cfg, jitter, "pitch", t) * 1e-6
     yaw = attitude_urad(cfg, jitter, "yaw", t) * 1e-6
     fp_dx, fp_dy = focal_plane_offsets_px(cfg)[band]
-    xb_px = focal_plane_position_mm(cfg, band) * 1e-3 / (cfg.optics.pixel_pitch_um * 1e-6)
+    xb_px = focal_plane_position_px(cfg, band)
+    m = cfg.attitude.focal_homothety
     dx = fp_dx + k * roll + yaw * xb_px
-    dy = fp_dy + k * pitch
+    dy = fp_dy + k * pitch + m * xb_px
     terrain = math.tan(view_angle_rad(cfg, band)) / gsd_m(cfg)
-    return BandDisplacement(band, dx, dy, yaw, (n_columns - 1) / 2.0, terrain, tb)
+    return BandDisplacement(band, dx, dy, yaw, (n_columns - 1) / 2.0, terrain, tb, m)
