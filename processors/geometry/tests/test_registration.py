@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import sqlite3
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -113,3 +115,44 @@ def test_through_real_host(tmp_path: Path) -> None:
     assert out.measurements["valid_points"] >= 10
     assert abs(out.measurements["shift_y_map"] + 10.0 * (CY[0] + CY[2] * 400)) < 1.0
     assert out.output_paths("tiepoints")[0].is_file()
+
+
+def test_tiepoints_as_geopackage(tmp_path: Path) -> None:
+    """format=gpkg writes a GeoPackage that plain sqlite3 reads: GPKG tables, the target's EPSG CRS, one point
+    per node at its map position, the same shifts and flags as the CSV table."""
+    ref, tgt = _pair(tmp_path)
+    res_csv = _run(tmp_path / "c", ref, tgt, grid_step=100, window=128)
+    res_gpkg = _run(tmp_path / "g", ref, tgt, grid_step=100, window=128, format="gpkg")
+    gpkg = next(o.path for o in res_gpkg.outputs if o.port == "tiepoints")
+    assert gpkg.suffix == ".gpkg"
+    with next(o.path for o in res_csv.outputs if o.port == "tiepoints").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    con = sqlite3.connect(gpkg)
+    try:
+        assert con.execute("PRAGMA application_id").fetchone()[0] == 0x47504B47
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        tname, dtype, srs, minx, maxy = con.execute(
+            "SELECT table_name, data_type, srs_id, min_x, max_y FROM gpkg_contents").fetchone()
+        assert (tname, dtype, srs) == ("tiepoints", "features", 32631)
+        assert con.execute("SELECT geometry_type_name, srs_id FROM gpkg_geometry_columns WHERE table_name = ? "
+                           "AND column_name = 'geom'", (tname,)).fetchone() == ("POINT", 32631)
+        org, code, wkt = con.execute("SELECT organization, organization_coordsys_id, definition FROM "
+                                     "gpkg_spatial_ref_sys WHERE srs_id = 32631").fetchone()
+        assert (org, code) == ("EPSG", 32631) and "UTM zone 31N" in wkt
+        assert {r[0] for r in con.execute("SELECT srs_id FROM gpkg_spatial_ref_sys")} >= {4326, -1, 0}
+        got = con.execute("SELECT geom, x_im, y_im, shift_x_px, shift_y_px, valid FROM tiepoints "
+                          "ORDER BY fid").fetchall()
+    finally:
+        con.close()
+    assert len(got) == len(rows) >= 20
+    assert minx == pytest.approx(600300.0) and maxy == pytest.approx(4799800.0)
+    for (blob, x_im, y_im, sx, sy, valid), r in zip(got, rows, strict=True):
+        assert blob[:2] == b"GP" and blob[3] & 0x01
+        srs_id, x, y = struct.unpack("<i", blob[4:8])[0], *struct.unpack("<dd", blob[13:29])
+        assert srs_id == 32631 and struct.unpack("<BI", blob[8:13]) == (1, 1)
+        # the target grid starts at (600300, 4799800), 10 m pixels, nodes at pixel corners
+        assert (x, y) == (600300.0 + 10.0 * x_im, 4799800.0 - 10.0 * y_im)
+        assert (x_im, y_im) == (int(r["x_im"]), int(r["y_im"]))
+        assert bool(valid) == (r["valid"] == "True")
+        if valid:
+            assert abs(sx - float(r["shift_x_px"])) < 1e-5 and abs(sy - float(r["shift_y_px"])) < 1e-5

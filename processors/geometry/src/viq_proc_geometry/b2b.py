@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.interpolate import BSpline
 
 from viq_proc_geometry.correlate import F32, match_windows
 
@@ -142,6 +141,8 @@ def fit_time_model(
     inner = np.linspace(t0, t1, n_int + 1)
     knots = np.concatenate([[t0] * k, inner, [t1] * k])
     n_basis = len(knots) - k - 1
+
+    from scipy.interpolate import BSpline  # here: scipy.interpolate costs ~0.5 s to import for every processor
 
     def basis(t: F64) -> F64:
         return np.asarray(BSpline.design_matrix(np.clip(t, t0, t1), knots, k).toarray(), dtype=np.float64)

@@ -1,14 +1,10 @@
-"""PNG plots of the geometry processors (matplotlib, Agg backend)."""
+"""PNG plots of the geometry processors (matplotlib's Agg canvas, imported when a plot is drawn)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import numpy.typing as npt
 
@@ -18,8 +14,18 @@ B = npt.NDArray[np.bool_]
 
 
 def registration_plot(path: Path, tp: TiePoints, inlier: B, title: str) -> None:
-    """Shift vectors over the grid (inliers blue, rejected red) and shift histograms."""
-    fig, axes = plt.subplots(1, 3, figsize=(15, 5))
+    """Shift vectors over the grid (inliers blue, rejected red) and shift histograms.
+
+    Drawn on a bare Agg ``Figure`` with a fixed layout (no pyplot state, no tight-layout pass: a third of the
+    cost of the plot on the S2 pair).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(15, 5))
+    FigureCanvasAgg(fig)
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.12, top=0.9, wspace=0.25)
+    axes = fig.subplots(1, 3)
     ax = axes[0]
     rej = tp.ok & ~inlier
     if inlier.any():
@@ -37,15 +43,18 @@ def registration_plot(path: Path, tp: TiePoints, inlier: B, title: str) -> None:
             a.hist(vals[inlier], bins=30, color="tab:blue")
             a.axvline(float(np.median(vals[inlier])), color="k", ls="--")
         a.set_xlabel(label)
-    fig.tight_layout()
     fig.savefig(path, dpi=80)
-    plt.close(fig)
 
 
 def series_plot(path: Path, x: Sequence[float], series: Mapping[str, Sequence[float]], xlabel: str,
                 ylabel: str, title: str, hline: float | None = None) -> None:
     """Simple line plot of several named series."""
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 4.5))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     for name, ys in series.items():
         ax.plot(x, ys, marker="o", ms=3, label=name)
     if hline is not None:
@@ -59,4 +68,3 @@ def series_plot(path: Path, x: Sequence[float], series: Mapping[str, Sequence[fl
         ax.legend(fontsize=7, ncol=4)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
-    plt.close(fig)

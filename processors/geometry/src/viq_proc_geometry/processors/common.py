@@ -12,6 +12,7 @@ import numpy as np
 
 from viq_interfaces.context import InputProduct
 from viq_interfaces.errors import MissingInputError, ParameterError
+from viq_proc_geometry.gpkg import Column, write_points
 from viq_proc_geometry.grid import TiePoints
 from viq_proc_geometry.outliers import Filtered
 from viq_proc_geometry.rasterio_io import Raster, read_pair, read_product, read_raster
@@ -53,24 +54,46 @@ def open_pair(reference: InputProduct, target: InputProduct, band: str, nodata: 
     return read_pair(rp, tp, ri, ti, nodata, margin, threads)
 
 
-def write_tiepoints_csv(path: Path, tp: TiePoints, filt: Filtered | None) -> None:
-    """The tie-point table: one row per grid node, shifts in px and map units, quality and outlier flags."""
+def tiepoint_columns(tp: TiePoints, filt: Filtered | None) -> list[Column]:
+    """The tie-point table's columns (name, SQLite type, values): one row per grid node."""
     n = len(tp)
     l1 = filt.l1 if filt is not None else np.zeros(n, dtype=bool)
     l2 = filt.l2 if filt is not None else np.zeros(n, dtype=bool)
     l3 = filt.l3 if filt is not None else np.zeros(n, dtype=bool)
+    valid = tp.ok & ~(l1 | l2 | l3)
+    return [
+        ("point_id", "INTEGER", list(range(n))), ("x_im", "INTEGER", tp.x_im.tolist()),
+        ("y_im", "INTEGER", tp.y_im.tolist()), ("x_map", "REAL", tp.x_map.tolist()),
+        ("y_map", "REAL", tp.y_map.tolist()), ("win_x", "INTEGER", tp.win_x.tolist()),
+        ("win_y", "INTEGER", tp.win_y.tolist()), ("shift_x_px", "REAL", tp.sx.tolist()),
+        ("shift_y_px", "REAL", tp.sy.tolist()), ("shift_x_map", "REAL", tp.shift_x_map.tolist()),
+        ("shift_y_map", "REAL", tp.shift_y_map.tolist()), ("peak", "REAL", tp.peak.tolist()),
+        ("reliability", "REAL", tp.reliability.tolist()), ("matched", "BOOLEAN", tp.ok.tolist()),
+        ("l1_outlier", "BOOLEAN", l1.tolist()), ("l2_outlier", "BOOLEAN", l2.tolist()),
+        ("l3_outlier", "BOOLEAN", l3.tolist()), ("valid", "BOOLEAN", valid.tolist()),
+        ("reason", "TEXT", list(tp.reason)),
+    ]
+
+
+_CSV_FORMATS = {"x_map": "{:.3f}", "y_map": "{:.3f}", "shift_x_px": "{:.5f}", "shift_y_px": "{:.5f}",
+                "shift_x_map": "{:.4f}", "shift_y_map": "{:.4f}", "peak": "{:.4f}", "reliability": "{:.2f}"}
+
+
+def write_tiepoints_csv(path: Path, tp: TiePoints, filt: Filtered | None) -> None:
+    """The tie-point table: one row per grid node, shifts in px and map units, quality and outlier flags."""
+    cols = tiepoint_columns(tp, filt)
+    fmts = [_CSV_FORMATS.get(name, "{}") for name, _, _ in cols]
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["point_id", "x_im", "y_im", "x_map", "y_map", "win_x", "win_y", "shift_x_px", "shift_y_px",
-                    "shift_x_map", "shift_y_map", "peak", "reliability", "matched", "l1_outlier", "l2_outlier",
-                    "l3_outlier", "valid", "reason"])
-        for k in range(n):
-            valid = bool(tp.ok[k] and not (l1[k] or l2[k] or l3[k]))
-            w.writerow([k, int(tp.x_im[k]), int(tp.y_im[k]), f"{tp.x_map[k]:.3f}", f"{tp.y_map[k]:.3f}",
-                        int(tp.win_x[k]), int(tp.win_y[k]), f"{tp.sx[k]:.5f}", f"{tp.sy[k]:.5f}",
-                        f"{tp.shift_x_map[k]:.4f}", f"{tp.shift_y_map[k]:.4f}", f"{tp.peak[k]:.4f}",
-                        f"{tp.reliability[k]:.2f}", bool(tp.ok[k]), bool(l1[k]), bool(l2[k]), bool(l3[k]), valid,
-                        tp.reason[k]])
+        w.writerow([name for name, _, _ in cols])
+        for row in zip(*(vals for _, _, vals in cols), strict=True):
+            w.writerow([f.format(v) for f, v in zip(fmts, row, strict=True)])
+
+
+def write_tiepoints_gpkg(path: Path, tp: TiePoints, filt: Filtered | None, crs: str | None) -> None:
+    """The tie-point table as a GeoPackage point layer ``tiepoints`` (node positions, map CRS)."""
+    write_points(path, "tiepoints", tp.x_map, tp.y_map, crs, tiepoint_columns(tp, filt),
+                 description="VIQ image-registration tie points (one per grid node)")
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

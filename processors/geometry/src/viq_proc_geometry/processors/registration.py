@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -28,7 +28,13 @@ from viq_interfaces.processor import Processor
 from viq_proc_geometry.grid import GridSpec, TiePoints, compute_grid
 from viq_proc_geometry.outliers import Filtered, OutlierSpec, filter_points
 from viq_proc_geometry.plots import registration_plot
-from viq_proc_geometry.processors.common import IMAGE_TYPES, open_pair, write_json, write_tiepoints_csv
+from viq_proc_geometry.processors.common import (
+    IMAGE_TYPES,
+    open_pair,
+    write_json,
+    write_tiepoints_csv,
+    write_tiepoints_gpkg,
+)
 from viq_proc_geometry.rasterio_io import Raster
 
 VERSION = "01.00"
@@ -56,6 +62,9 @@ class RegistrationParameters(BaseModel):
     min_reliability: float = Field(default=30.0, ge=0.0, le=100.0, description="L1 filter: minimum reliability %.")
     mad_k: float = Field(default=4.0, gt=0.0, description="L2 filter: MAD multiplier.")
     ransac_min_px: float = Field(default=0.3, gt=0.0, description="L3 filter: minimum RANSAC threshold, px.")
+    format: Literal["csv", "gpkg"] = Field(default="csv",
+                                           description="Tie-point table format: CSV or GeoPackage (point layer "
+                                           "'tiepoints' in the target's CRS).")
     min_valid_points: int = Field(default=10, ge=1, description="Fewer valid points end the run with a warning.")
     threads: int = Field(default=2, ge=1, le=16,
                          description="Threads decoding the two images and matching window stacks (same results "
@@ -153,8 +162,9 @@ class ImageRegistration(Processor):
             InputPort(name="target", product_types=IMAGE_TYPES, description="Image to register."),
         ),
         outputs=(
-            OutputPort(name="tiepoints", product_type="IMQ_TIEPTS", format="CSV", file_name_pattern="*_TIEPTS.csv",
-                       description="Tie points: node, shifts (px, map units), quality, outlier flags."),
+            OutputPort(name="tiepoints", product_type="IMQ_TIEPTS", format="CSV|GPKG", file_name_pattern="*_TIEPTS.*",
+                       description="Tie points: node, shifts (px, map units), quality, outlier flags (CSV, or "
+                       "GeoPackage with parameter format=gpkg)."),
             OutputPort(name="shift_maps", product_type="IMQ_SHFMAP", format="GTiff", min_count=0,
                        file_name_pattern="*_SHIFTMAP.tif", description="Shift X/Y map on the grid (map units)."),
             OutputPort(name="plots", product_type="IMQ_REGPLT", format="PNG", file_name_pattern="*_REGISTRATION.png",
@@ -184,8 +194,11 @@ class ImageRegistration(Processor):
         rate = n_matched / computed if computed else 0.0
         out = ctx.output_dir
         stem = f"{ctx.job_id}_{tgt.path.stem}"
-        csv_path = out / f"{stem}_TIEPTS.csv"
-        write_tiepoints_csv(csv_path, tp, filt)
+        csv_path = out / f"{stem}_TIEPTS.{p.format}"
+        if p.format == "gpkg":
+            write_tiepoints_gpkg(csv_path, tp, filt, tgt.crs)
+        else:
+            write_tiepoints_csv(csv_path, tp, filt)
         png = out / f"{stem}_REGISTRATION.png"
         registration_plot(png, tp, valid, tgt.path.stem)
         outputs = [

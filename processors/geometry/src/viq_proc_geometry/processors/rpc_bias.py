@@ -12,7 +12,6 @@ import rasterio
 from affine import Affine
 from pydantic import BaseModel, ConfigDict, Field
 from rasterio.errors import RasterioError
-from scipy import ndimage
 
 from viq_interfaces import (
     InputPort,
@@ -83,6 +82,8 @@ class DemSampler:
             out = np.full(lon.shape, np.nan)
             inside = (xs >= left) & (xs <= right) & (ys >= bottom) & (ys <= top)
             if inside.any():
+                from scipy import ndimage
+
                 arr = src.read(1, out_dtype=np.float64)
                 col, row = ~src.transform * (xs[inside], ys[inside])
                 vals = ndimage.map_coordinates(arr, [np.asarray(row) - 0.5, np.asarray(col) - 0.5], order=1,
@@ -119,6 +120,8 @@ def _one_pass(
     sec_rpc: Rpc, p: RpcBiasParameters, z: F64, ll: F64, ss: F64,
 ) -> tuple[F64, F64, F64, F64]:
     """Resample the secondary onto the reference through the models and match: per-point (line, samp) bias."""
+    from scipy import ndimage  # imported when used: every processor of the package is loaded by the plugin
+
     h, w = ref_img.shape
     st = p.mapping_step
     ml, ms = predicted_mapping(ref_rpc, sec_rpc, ref_off, sec_off, ll.ravel(), ss.ravel(), z.ravel())
@@ -157,6 +160,7 @@ def estimate_rpc_bias(
     matches the same resampled image whatever the starting bias. Without a DEM the heights are constant, and
     for an along-track pair the row bias absorbs the mean terrain parallax (height and row are not separable).
     """
+
     h, w = ref_img.shape
     st = p.mapping_step
     gl = np.arange(0, h + st, st, dtype=np.float64)
