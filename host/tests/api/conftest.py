@@ -15,12 +15,12 @@ from viq_host.testing.harness import harness_settings
 
 @pytest.fixture
 def make_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Api]]:
-    """``make_api(settings, runner="none")`` opens an app; all are closed after the test."""
+    """``make_api(settings, runner="none", pool_size=None)`` opens an app; all are closed after the test."""
     worker_env(monkeypatch)
     stack = contextlib.ExitStack()
 
-    def make(settings: Settings, runner: str = "none") -> Api:
-        return stack.enter_context(open_api(settings, runner=runner))
+    def make(settings: Settings, runner: str = "none", pool_size: int | None = None) -> Api:
+        return stack.enter_context(open_api(settings, runner=runner, pool_size=pool_size))
 
     with stack:
         yield make

@@ -3,6 +3,7 @@ promotion with evidence, tokens and the audit trail in the installation database
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,9 @@ def backend_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings
 
 
 def test_flow_on_both_backends(make_api: Any, backend_settings: Settings) -> None:
-    """Search, lineage, series, promotion and audit give the same answers on SQLite and PostGIS."""
-    api: Api = make_api(backend_settings)
+    """Search, lineage, series, promotion and audit give the same answers on SQLite and PostGIS; with a request
+    pool of 2 connections (a ``viq serve --workers`` share), 12 concurrent searches all succeed (throttled)."""
+    api: Api = make_api(backend_settings, pool_size=2)
     s = seed(api)
     bbox = (-8.0, 33.0, -4.0, 35.0)
     expected = sorted(
@@ -33,6 +35,12 @@ def test_flow_on_both_backends(make_api: Any, backend_settings: Settings) -> Non
     )
     body = api.get("/api/products", params={"type": "VSC_L2VALD", "bbox": ",".join(map(str, bbox))}).json()
     assert [f["id"] for f in body["features"]] == expected and expected
+    with ThreadPoolExecutor(12) as pool:
+        statuses = list(pool.map(lambda _: api.get("/api/products", params={"type": "VSC_L2VALD"}).status_code,
+                                 range(12)))
+    assert statuses == [200] * 12
+    if backend_settings.database_url.startswith("postgres"):
+        assert api.runtime.catalog._catalog is not api.runtime.host.catalog  # type: ignore[attr-defined]
     injected = api.get("/api/products", params={"site": "' OR '1'='1"}).json()
     assert injected["features"] == []
     up = api.get(f"/api/products/{s.derived_id}/lineage").json()

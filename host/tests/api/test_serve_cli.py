@@ -77,26 +77,32 @@ def _get(url: str, token: str | None = None) -> tuple[int, str]:
 
 @pytest.mark.slow
 def test_viq_serve_process(tmp_path: Path) -> None:
-    """`viq serve --port P --runner none` serves the page, the OpenAPI description and the token-guarded API."""
+    """`viq serve --workers 2` serves the page, the OpenAPI description and the token-guarded API from two
+    processes, of which exactly one runs the job runner (the other stands by on the installation's lock)."""
     home = tmp_path / "home"
     token = viq(home, "serve", "token", "create", "v", "--role", "viewer").stdout.strip()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "VIQ_HOME": str(home)}
-    proc = subprocess.Popen([VIQ, "serve", "--port", str(port), "--runner", "none"],
+    proc = subprocess.Popen([VIQ, "serve", "--port", str(port), "--workers", "2", "--db-connections", "4"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
-        while True:
+        runners: dict[int, str] = {}
+        while len(runners) < 2 or "running" not in runners.values():
             try:
-                status, body = _get(base + "/api/health")
-                break
+                status, body = _get(base + "/api/session", token)
+                if status == 200:
+                    session = json.loads(body)
+                    runners[session["worker_pid"]] = session["runner"]
             except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.stderr else ""
-                time.sleep(0.2)
-        assert status == 200 and json.loads(body)["runner"] == "disabled"
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, (runners, proc.poll())
+            time.sleep(0.1)
+        assert sorted(runners.values()) == ["external", "running"], runners
+        assert proc.pid not in runners  # uvicorn's supervisor only supervises
         assert _get(base + "/api/products")[0] == 401
         status, body = _get(base + "/api/products", token)
         assert status == 200 and json.loads(body)["type"] == "FeatureCollection"
@@ -110,3 +116,32 @@ def test_viq_serve_process(tmp_path: Path) -> None:
             proc.stdout.close()
         if proc.stderr:
             proc.stderr.close()
+    assert not (home / "daemon.json").exists()  # the runner's daemon shut down cleanly
+
+
+def test_standby_runner_takes_over_when_the_running_one_stops(tmp_path: Path) -> None:
+    """Two runners on one installation: one runs, the other reports ``external``; once the first stops the
+    second takes the daemon lock within its retry time and runs jobs (as a ``viq serve`` worker would)."""
+    from viq_host.api.runtime import Runner, installation_held
+    from viq_host.service import quiet_plugins
+    from viq_host.testing.harness import harness_settings
+
+    settings = harness_settings(tmp_path)
+    plugins = quiet_plugins()
+    first = Runner(settings, plugins, retry_seconds=0.2)
+    second = Runner(settings, plugins, retry_seconds=0.2)
+    try:
+        first.start()
+        assert first.state == "running" and installation_held(settings)
+        second.start()
+        assert second.state == "external"
+        first.stop()
+        assert first.state == "stopped"
+        deadline = time.monotonic() + 30
+        while second.state != "running":
+            assert time.monotonic() < deadline, second.state
+            time.sleep(0.05)
+    finally:
+        first.stop()
+        second.stop()
+    assert second.state == "stopped" and not installation_held(settings)

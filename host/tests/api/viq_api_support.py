@@ -84,9 +84,10 @@ class Api:
 
 
 @contextlib.contextmanager
-def open_api(settings: Settings, *, runner: str = "none") -> Iterator[Api]:
+def open_api(settings: Settings, *, runner: str = "none", pool_size: int | None = None) -> Iterator[Api]:
     """The app on ``settings`` with tokens for viewer, operator and admin."""
-    app = create_app(settings, plugins=api_plugins(), runner="thread" if runner == "thread" else "none")
+    app = create_app(settings, plugins=api_plugins(), runner="thread" if runner == "thread" else "none",
+                     pool_size=pool_size)
     with TestClient(app) as client:
         rt: Runtime = app.state.runtime
         api = Api(client, rt)

@@ -183,14 +183,17 @@ def create_app(
     plugins: Plugins | None = None,
     runner: RunnerMode = "thread",
     max_upload_bytes: int | None = None,
+    pool_size: int | None = None,
 ) -> FastAPI:
-    """The application; the runtime opens on startup (host, API tables, job runner) and closes on shutdown."""
+    """The application; the runtime opens on startup (host, API tables, job runner) and closes on shutdown.
+
+    ``pool_size``: PostgreSQL connections of this process's request handlers (see :class:`Runtime`)."""
     cfg = settings or load_settings()
     limit = max_upload_bytes or max(cfg.max_job_order_bytes, 4 * 1_048_576)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        rt: Runtime = open_runtime(cfg, plugins=plugins, runner=runner, max_upload_bytes=limit)
+        rt: Runtime = open_runtime(cfg, plugins=plugins, runner=runner, max_upload_bytes=limit, pool_size=pool_size)
         app.state.runtime = rt
         app.state.secret = installation_secret(cfg.home)
         try:
@@ -221,3 +224,21 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, limit=limit)
     return app
+
+
+WORKER_ENV = "VIQ_SERVE_WORKER"
+"""Environment variable carrying a worker's options (JSON: runner, pool_size) from ``viq serve --workers``."""
+
+
+def worker_app() -> FastAPI:
+    """The app of one ``viq serve --workers N`` process (a uvicorn factory): settings from the environment as
+    in the parent, options from :data:`WORKER_ENV`. Every worker may start the job runner; the installation's
+    daemon lock lets exactly one of them run jobs, the others stand by (``runner: external``) and take over
+    if that one dies."""
+    import json
+    import os
+
+    options = json.loads(os.environ.get(WORKER_ENV, "{}"))
+    runner: RunnerMode = "thread" if options.get("runner") == "thread" else "none"
+    pool = options.get("pool_size")
+    return create_app(load_settings(), runner=runner, pool_size=int(pool) if pool else None)

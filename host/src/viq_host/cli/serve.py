@@ -31,24 +31,48 @@ def serve(
         str, typer.Option("--runner", help="thread: run queued jobs here; none: leave them to `viq daemon`.")
     ] = "thread",
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "warning",
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, max=64, help="Server processes (one runs the job runner).")
+    ] = 1,
+    db_connections: Annotated[
+        int,
+        typer.Option("--db-connections", min=2, max=512,
+                     help="PostgreSQL connections for requests, shared among the workers (at least 2 each)."),
+    ] = 16,
 ) -> None:
     """Serve the API (OpenAPI at /docs and /openapi.json) and the page at / on the installation's database.
 
     With --runner thread (default) queued jobs run here, as `viq daemon` would run them; when a daemon already
-    holds the installation, it keeps running them.
+    holds the installation, it keeps running them. With --workers N, N processes share the port; exactly one
+    of them runs jobs (the installation's daemon lock) and another takes over if it dies.
     """
     if ctx.invoked_subcommand is not None:
         return
     if runner not in ("thread", "none"):
         raise typer.BadParameter("--runner must be thread or none")
+    import os
+
     import uvicorn
 
-    from viq_host.api.app import create_app
+    from viq_host.api.app import WORKER_ENV, create_app
+    from viq_host.api.runtime import pool_per_worker
 
     cfg = settings()
-    application = create_app(cfg, runner="thread" if runner == "thread" else "none")
-    err_console.print(f"viq serve: http://{host}:{port}/ (home {cfg.home}, database {cfg.database_url.split('@')[-1]})")
-    uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=log_level in ("info", "debug"))
+    pool = pool_per_worker(db_connections, workers)
+    err_console.print(
+        f"viq serve: http://{host}:{port}/ (home {cfg.home}, database {cfg.database_url.split('@')[-1]}, "
+        f"{workers} worker{'s' if workers > 1 else ''})"
+    )
+    access_log = log_level in ("info", "debug")
+    if workers == 1:
+        application = create_app(cfg, runner="thread" if runner == "thread" else "none", pool_size=pool)
+        uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=access_log)
+        return
+    # uvicorn spawns the workers (fresh interpreters): they read the same settings from the environment
+    os.environ[WORKER_ENV] = json.dumps({"runner": runner, "pool_size": pool})
+    cfg.ensure_dirs()
+    uvicorn.run("viq_host.api.app:worker_app", factory=True, workers=workers, host=host, port=port,
+                log_level=log_level, access_log=access_log)
 
 
 def _store() -> ApiStore:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -34,6 +35,7 @@ def session(request: Request, caller: Viewer) -> dict[str, Any]:
         "key": caller.token.key,
         "csrf_token": csrf_token(request.app.state.secret, caller.token),
         "runner": caller.runtime.runner.state,
+        "worker_pid": os.getpid(),
         "max_job_order_bytes": caller.runtime.settings.max_job_order_bytes,
     }
 
