@@ -9,18 +9,13 @@ from typing import Any
 import pytest
 
 import viq_exec_procs
+from viq_exec_procs import worker_env
 from viq_host.config import Settings
 from viq_host.executors import builtin
 from viq_host.plugins import Plugins, load_plugins
 from viq_host.service import JobService
 from viq_host.testing.factories import make_job_order
-from viq_host.testing.harness import module_root
 from viq_interfaces.processor import Processor
-
-
-def worker_env() -> dict[str, str]:
-    """Environment that makes the test processors loadable by a worker subprocess."""
-    return {"VIQ_EXTRA_PLUGINS": "viq_exec_procs", "PYTHONPATH": str(module_root("viq_exec_procs"))}
 
 
 @pytest.fixture

@@ -244,7 +244,7 @@ def test_ingest_is_called_once_for_success_and_never_for_failure(
     viq_settings: object, plugins: object, order: MakeOrder, tmp_path: Path
 ) -> None:
     """The ingest callback gets the successful attempt (absolute output paths); a failed job is not ingested."""
-    from conftest import worker_env
+    from viq_exec_procs import worker_env
 
     calls: list[tuple[str, str, ProcessorResult]] = []
 
@@ -263,7 +263,7 @@ def test_ingest_is_called_once_for_success_and_never_for_failure(
 
 def test_a_failing_ingest_fails_the_job(viq_settings: object, plugins: object, order: MakeOrder) -> None:
     """When the catalog refuses the outputs, the attempt and job are FAILED with 170 and the reason."""
-    from conftest import worker_env
+    from viq_exec_procs import worker_env
 
     def ingest(*_: object) -> None:
         raise RuntimeError("catalog is read-only")
@@ -290,7 +290,7 @@ def test_the_worker_rereads_a_tampered_order_in_full(service: JobService, order:
     import subprocess
     import sys
 
-    from conftest import worker_env
+    from viq_exec_procs import worker_env
 
     record = _run(service, order(procs.NoOp))
     (attempt,) = service.jobs.attempts(record.id)

@@ -211,3 +211,10 @@ def viq_add_processors(registry: ProcessorRegistry) -> None:
     """This module is a plugin: it registers every test processor."""
     for cls in ALL:
         registry.add(cls)
+
+
+def worker_env() -> dict[str, str]:
+    """Environment that makes these test processors loadable by a worker subprocess."""
+    from viq_host.testing.harness import module_root
+
+    return {"VIQ_EXTRA_PLUGINS": "viq_exec_procs", "PYTHONPATH": str(module_root("viq_exec_procs"))}
