@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("GDAL_NUM_THREADS", "1")
+os.environ["OMP_NUM_THREADS"] = "1"  # pinned: the ratio must not depend on the caller's environment
+os.environ["OPENBLAS_NUM_THREADS"] = "1"  # pinned: the ratio must not depend on the caller's environment
+os.environ["GDAL_NUM_THREADS"] = "1"  # pinned: the ratio must not depend on the caller's environment
 
 import argparse
 import sys
