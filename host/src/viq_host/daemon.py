@@ -3,8 +3,10 @@
 Directories under ``VIQ_HOME``: the inbox (``settings.inbox_dir``), ``spool/`` (orders taken, job queued or
 running), ``done/`` and ``failed/`` (orders of finished jobs; a ``.reason`` file beside each failed one),
 ``rejected/`` (orders that did not validate, with a ``.reason`` file: file, line, column, field, exit code,
-message). ``daemon.json`` holds the pid and a heartbeat refreshed every loop; ``daemon.lock`` keeps a second
-daemon off the same installation.
+message), ``duplicates/`` (orders whose bytes match an order already taken — dropped twice, under the same or
+another name — with a ``.reason`` file naming the first job; ``viq job retry`` reruns a job on purpose).
+``daemon.json`` holds the pid and a heartbeat refreshed every loop; ``daemon.lock`` keeps a second daemon off the
+same installation.
 
 Taking an order is an atomic ``rename`` from the inbox into ``spool/``: two daemons watching one inbox never
 both take a file. Starting a job is a database claim (QUEUED → RUNNING in one immediate transaction).
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import signal
@@ -90,6 +93,7 @@ class Daemon:
     reconciled: ReconcileReport | None = field(default=None, init=False)
     taken: int = field(default=0, init=False)
     rejected: int = field(default=0, init=False)
+    duplicates: int = field(default=0, init=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
     _signals: int = field(default=0, init=False)
     _lock_file: IO[str] | None = field(default=None, init=False)
@@ -125,7 +129,7 @@ class Daemon:
         from viq_host.host import Host, open_host
 
         self.settings.ensure_dirs()
-        for name in ("spool", "done", "failed", "rejected"):
+        for name in ("spool", "done", "failed", "rejected", "duplicates"):
             self._dir(name).mkdir(parents=True, exist_ok=True)
         self._take_lock()
         installed: list[tuple[signal.Signals, Any]] = []
@@ -254,6 +258,8 @@ class Daemon:
         except FileNotFoundError:
             return
         assert self.service is not None
+        if self._duplicate(path, claimed):
+            return
         try:
             job_id = self.service.submit(claimed)
         except Exception as err:
@@ -271,6 +277,29 @@ class Daemon:
             return
         self.taken += 1
         self._spool_jobs[job_id] = claimed
+
+    def _duplicate(self, original: Path, claimed: Path) -> bool:
+        """An order whose bytes some job already has goes to duplicates/ with a .reason naming that job."""
+        assert self.service is not None
+        try:
+            digest = hashlib.sha256(claimed.read_bytes()).hexdigest()
+        except OSError:
+            return False  # submit() reports the unreadable file
+        first = self.service.jobs.jobs_by_order_hash(digest)
+        if not first:
+            return False
+        job = first[0]
+        self.duplicates += 1
+        target = self._free_name(self._dir("duplicates"), original.name)
+        os.replace(claimed, target)
+        _write_atomic(
+            target.with_name(target.name + ".reason"),
+            f"file: {original}\nduplicate_of: {job.id}\nfirst_order: {job.order_path}\nstate: {job.state}\n"
+            f"sha256: {digest}\nmessage: the same job order was already taken as job {job.id}; it is not run "
+            f"again (use 'viq job retry {job.id}' to rerun it)\n",
+        )
+        self.service._logger(order=str(original)).warning("order.duplicate", duplicate_of=job.id, moved_to=str(target))
+        return True
 
     @staticmethod
     def _free_name(directory: Path, name: str) -> Path:
@@ -299,6 +328,28 @@ class Daemon:
         for job in self.service.jobs.jobs():
             if job.order_path.startswith(spool + os.sep):
                 self._spool_jobs[job.id] = Path(job.order_path)
+        # an order taken just before a crash, before its job was stored: submit it now (the hash check keeps
+        # one whose job was stored after all from running twice)
+        known = {str(p) for p in self._spool_jobs.values()}
+        for path in sorted(self.spool.glob("*.xml")):
+            if str(path) not in known:
+                self._retake(path)
+
+    def _retake(self, path: Path) -> None:
+        original = path.with_name(path.name.split("-", 1)[-1])
+        assert self.service is not None
+        if self._duplicate(original, path):
+            return
+        try:
+            job_id = self.service.submit(path)
+        except (ViqError, OSError, UnicodeDecodeError) as err:
+            self.rejected += 1
+            target = self._free_name(self._dir("rejected"), original.name)
+            os.replace(path, target)
+            _write_atomic(target.with_name(target.name + ".reason"), reason_text(original, err))
+            return
+        self.taken += 1
+        self._spool_jobs[job_id] = path
 
     def _file_finished(self) -> None:
         """Move the orders of finished jobs to done/ or failed/ (with a .reason)."""

@@ -17,6 +17,7 @@ One attempt, step by step (each state change committed to the job store before i
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -422,11 +423,11 @@ class JobService:
         job_id = new_job_id()
         if order.source is not None:
             order_path = Path(order.source)
-            order_xml = order_path.read_text(encoding="utf-8", errors="replace")
         else:
             order_path = self.settings.home / "orders" / f"{job_id}.xml"
             write_job_order(order, order_path)
-            order_xml = order_path.read_text(encoding="utf-8")
+        raw = order_path.read_bytes()
+        order_xml = raw.decode("utf-8", errors="replace")
         self.jobs.create_job(
             job_id=job_id,
             processor=validated.declaration.name,
@@ -436,6 +437,7 @@ class JobService:
             order_json=order.model_dump_json(),
             params=validated.params.model_dump(mode="json"),
             priority=priority,
+            order_sha256=hashlib.sha256(raw).hexdigest(),
         )
         self._validated[job_id] = validated
         self._logger(job_id=job_id).info(

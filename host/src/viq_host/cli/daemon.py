@@ -32,5 +32,5 @@ def register(app: typer.Typer) -> None:
             err_console.print(
                 f"viq daemon: stopped (reconciled at start: {len(rec.watching)} watched, {len(rec.finished)} "
                 f"finished, {len(rec.requeued)} requeued, {len(rec.failed)} failed; taken {d.taken}, "
-                f"rejected {d.rejected})"
+                f"rejected {d.rejected}, duplicates {d.duplicates})"
             )

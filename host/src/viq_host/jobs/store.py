@@ -26,7 +26,7 @@ from typing import Any
 
 from viq_interfaces.errors import ConfigurationError, ViqError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class JobState(enum.StrEnum):
@@ -118,6 +118,8 @@ class JobRecord:
     cancel_requested: bool
     retry_base: int
     """Attempts made before the last (re)queueing; the retry policy counts attempts after it."""
+    order_sha256: str = ""
+    """SHA-256 of the job order file as submitted (empty for jobs stored before schema 2)."""
 
 
 @dataclass(frozen=True)
@@ -222,8 +224,13 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_attempt ON events (attempt_id);
 """
 
-_MIGRATIONS: dict[int, str] = {}
-"""SQL bringing schema version ``n - 1`` to ``n`` (none yet: version 1 is the first)."""
+_MIGRATIONS: dict[int, str] = {
+    2: """
+    ALTER TABLE jobs ADD COLUMN order_sha256 TEXT NOT NULL DEFAULT '';
+    CREATE INDEX IF NOT EXISTS jobs_order_sha256 ON jobs (order_sha256)
+    """,
+}
+"""SQL bringing schema version ``n - 1`` to ``n`` (``_SCHEMA`` is version 1; 2: job order content hash)."""
 
 
 def sqlite_path(url: str) -> Path:
@@ -259,6 +266,7 @@ def _job(row: sqlite3.Row) -> JobRecord:
         exit_code=row["exit_code"],
         cancel_requested=bool(row["cancel_requested"]),
         retry_base=row["retry_base"],
+        order_sha256=row["order_sha256"],
     )
 
 
@@ -314,10 +322,11 @@ class JobStore:
         with self._tx() as db:
             _run_script(db, _SCHEMA)
             row = db.execute("SELECT version FROM schema_version").fetchone()
-            if row is None:
-                db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-                return
-            current = int(row["version"])
+            if row is None:  # a new store: version 1 from _SCHEMA, then every migration
+                db.execute("INSERT INTO schema_version (version) VALUES (1)")
+                current = 1
+            else:
+                current = int(row["version"])
             if current > SCHEMA_VERSION:
                 raise ConfigurationError(
                     f"job store {self.path} has schema version {current}, newer than this VIQ ({SCHEMA_VERSION})"
@@ -363,6 +372,7 @@ class JobStore:
         params: Mapping[str, Any] | None = None,
         priority: int = 0,
         job_id: str | None = None,
+        order_sha256: str = "",
     ) -> JobRecord:
         """Insert a QUEUED job (and its first transition) and return it."""
         jid = job_id or new_job_id()
@@ -370,7 +380,7 @@ class JobStore:
             at = self._record(db, "job", jid, None, JobState.QUEUED, "submitted")
             db.execute(
                 "INSERT INTO jobs (id, processor, version, state, created, updated, order_path, order_xml, "
-                "order_json, params, priority) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "order_json, params, priority, order_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     jid,
                     processor,
@@ -383,9 +393,19 @@ class JobStore:
                     order_json,
                     json.dumps(dict(params or {}), default=str, sort_keys=True),
                     priority,
+                    order_sha256,
                 ),
             )
         return self.job(jid)
+
+    def jobs_by_order_hash(self, order_sha256: str) -> list[JobRecord]:
+        """Jobs whose order file had this SHA-256 (oldest first): how the daemon spots an order dropped twice."""
+        if not order_sha256:
+            return []
+        rows = self._conn.execute(
+            "SELECT * FROM jobs WHERE order_sha256 = ? ORDER BY created, id", (order_sha256,)
+        ).fetchall()
+        return [_job(r) for r in rows]
 
     def job(self, job_id: str) -> JobRecord:
         """The job ``job_id``; JobStoreError if unknown."""
