@@ -57,6 +57,7 @@ from viq_host.gipp.models import (
     now_utc,
     utc,
 )
+from viq_host.gipp.xsd import check_gipp_file
 from viq_host.plugins import ComponentRegistry, Plugins
 
 #: Numeric lists at least this long are stored as array files instead of inline JSON.
@@ -467,6 +468,7 @@ class GippStore:
         Importing the same version again returns the stored record; different content is a VersionConflict.
         """
         doc = read_gipp(path)
+        check_gipp_file(path, registered=self.model_for(doc.file_type) is not None)  # schemas/gipp/
         name = doc.name
         ext = {k[len(EXTENSION_PREFIX) :]: v for k, v in doc.extensions if k.startswith(EXTENSION_PREFIX)}
         try:
