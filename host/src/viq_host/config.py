@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, PositiveInt, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from viq_interfaces.errors import ConfigurationError
@@ -50,6 +50,17 @@ class Settings(BaseSettings):
     max_parallel: int = Field(default=2, ge=1, le=256, description="Local executor: concurrent tasks.")
     drmaa_queue: str = Field(default="", description="Grid Engine queue for DRMAA jobs (empty = default).")
     drmaa_native_extra: str = Field(default="", description="Extra native specification for DRMAA jobs.")
+    max_running: int = Field(
+        default=256,
+        ge=1,
+        description="Daemon: attempts in flight at once, all processors together (the executor may queue "
+        "further: Grid Engine slots, local max_parallel).",
+    )
+    processor_limits: dict[str, PositiveInt] = Field(
+        default_factory=dict,
+        description="Daemon: attempts in flight at once per processor name, e.g. {\"imq-mtf\": 1} "
+        "(environment: JSON, VIQ_PROCESSOR_LIMITS='{\"imq-mtf\": 1}'). Unlisted processors: max_running only.",
+    )
     max_job_order_bytes: int = Field(default=1_048_576, ge=1024, description="Largest job order accepted.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="Host log level.")
     task_table_dirs: list[Path] = Field(

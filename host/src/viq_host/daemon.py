@@ -27,6 +27,7 @@ import os
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -85,8 +86,9 @@ class Daemon:
     settings: Settings
     service: JobService | None = None
     poll_seconds: float = 0.5
-    max_running: int = 256
-    """Attempts in flight at once (the executor may queue further: Grid Engine slots, local max_parallel)."""
+    max_running: int | None = None
+    """Attempts in flight at once (None: setting ``max_running``); setting ``processor_limits`` caps each
+    processor as well. The executor may queue further (Grid Engine slots, local max_parallel)."""
     settle_seconds: float = 0.2
     """An inbox file younger than this may still be being written and is left for the next pass."""
     on_cycle: Callable[[Daemon], None] | None = None
@@ -311,15 +313,32 @@ class Daemon:
         return target
 
     def _start_queued(self) -> None:
+        """Start QUEUED jobs in priority order while the global and per-processor limits leave room.
+
+        A job whose processor is at its limit is skipped, not waited for: jobs of other processors behind it
+        start. Scheduled retries count against both limits.
+        """
         service = self.service
         assert service is not None
-        room = self.max_running - len(service._active) - len(service._delayed)
+        limit = self.max_running if self.max_running is not None else self.settings.max_running
+        room = limit - len(service._active) - len(service._delayed)
         if room <= 0:
             return
-        for job in service.jobs.queued_jobs()[:room]:
-            if self._stop.is_set():
+        per_processor = self.settings.processor_limits
+        busy: Counter[str] = Counter(a.validated.declaration.name for a in service._active.values())
+        for job_id in service._delayed:
+            busy[service.jobs.job(job_id).processor] += 1
+        for job in service.jobs.queued_jobs():
+            if self._stop.is_set() or room <= 0:
                 return
+            cap = per_processor.get(job.processor)
+            if cap is not None and busy[job.processor] >= cap:
+                continue
+            before = len(service._active)
             service._start_attempt(job.id)
+            if len(service._active) > before:
+                busy[job.processor] += 1
+                room -= 1
 
     def _index_spool(self) -> None:
         """After a restart: which spooled order belongs to which job."""

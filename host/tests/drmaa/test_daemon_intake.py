@@ -1,8 +1,9 @@
-"""The daemon's intake on Grid Engine: a job order dropped twice is run once."""
+"""The daemon's intake and queue on Grid Engine: an order dropped twice runs once; per-processor limits hold."""
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,37 @@ def test_order_dropped_twice_runs_once(sge_available: str, tmp_path: Path) -> No
         assert f"duplicate_of: {first.id}" in text and f"sha256: {digest}" in text
     assert {p.name for p in dup.glob("*.xml")} == {"a-copy.xml", "a.xml"}
     assert not list(inbox.glob("*.xml"))
+
+
+def test_processor_limit_of_one_serialises_its_jobs(sge_available: str, tmp_path: Path) -> None:
+    """With ``processor_limits = {"t-sge-nap": 1}`` three orders taken in one pass run one after the other.
+
+    Pins: all three SUCCEEDED; the processor's own sleep spans (written by the job on the execution host) never
+    overlap; in the job store each attempt was created only after the previous one had ended.
+    """
+    home, runs = tmp_path / "home", tmp_path / "runs"
+    inbox = home / "inbox"
+    inbox.mkdir(parents=True)
+    runs.mkdir()
+    tags = ["l1", "l2", "l3"]
+    for tag in tags:
+        drop(make_job_order(Nap, tmp_path / "staging" / f"{tag}.xml", params={"seconds": 1.0, "tag": tag}), inbox)
+    env = daemon_env(home, runs, sge_available, processor_env(Nap), VIQ_PROCESSOR_LIMITS='{"t-sge-nap": 1}')
+    log = tmp_path / "daemon.log"
+    proc = start_daemon(env, log)
+    try:
+        wait_for("the jobs store", lambda: (home / "jobs.sqlite").exists(), 30, proc, log)
+        wait_for("three jobs done", lambda: len(list((home / "done").glob("*.xml"))) == 3, 90, proc, log)
+    finally:
+        stop_daemon(proc, log)
+    with JobStore(home / "jobs.sqlite") as store:
+        jobs = store.jobs()
+        attempts = sorted((a for j in jobs for a in store.attempts(j.id)), key=lambda a: a.created)
+    assert [j.state for j in jobs] == [JobState.SUCCEEDED] * 3
+    assert len(attempts) == 3
+    for before, after in itertools.pairwise(attempts):
+        assert before.ended is not None and after.created >= before.ended, (before, after)
+    spans = sorted(tuple(float(x) for x in (runs / f"{tag}.span").read_text().split()) for tag in tags)
+    assert len(spans) == 3
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert start >= end, spans

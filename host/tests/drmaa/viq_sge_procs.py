@@ -21,7 +21,7 @@ class NapParams(BaseModel):
 
 
 class Nap(Processor):
-    """Sleeps, counts its runs in ``$VIQ_TEST_RUNS_DIR/<tag>`` and writes one report."""
+    """Sleeps, counts its runs in ``$VIQ_TEST_RUNS_DIR/<tag>`` (and its sleep in ``<tag>.span``), writes one report."""
 
     declaration: ClassVar[ProcessorDeclaration] = ProcessorDeclaration(
         name="t-sge-nap",
@@ -38,7 +38,11 @@ class Nap(Processor):
         if runs and params.tag:
             with (Path(runs) / params.tag).open("a", encoding="utf-8") as fh:
                 fh.write(f"{os.environ.get('JOB_ID', '?')}\n")
+        start = time.time()
         time.sleep(params.seconds)
+        if runs and params.tag:
+            with (Path(runs) / f"{params.tag}.span").open("a", encoding="utf-8") as fh:
+                fh.write(f"{start!r} {time.time()!r}\n")
         out = ctx.output_dir / "report.txt"
         out.write_text(f"slept {params.seconds}\n", encoding="utf-8")
         return ProcessorResult(

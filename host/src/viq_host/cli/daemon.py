@@ -13,7 +13,9 @@ def register(app: typer.Typer) -> None:
     @app.command("daemon")
     def daemon(
         poll: float = typer.Option(0.5, help="Seconds between inbox scans / executor polls.", min=0.05),
-        max_running: int = typer.Option(256, help="Attempts in flight at once.", min=1),
+        max_running: int | None = typer.Option(
+            None, help="Attempts in flight at once (default: setting max_running).", min=1
+        ),
     ) -> None:
         """Watch the inbox, validate and queue job orders, run them, reconcile after a crash.
 
