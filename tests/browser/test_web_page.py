@@ -76,8 +76,12 @@ def test_search_on_the_map_and_open_a_product(page: Any, server: Server, shot: A
 
 
 def test_submit_a_job_order_and_watch_it_finish(page: Any, server: Server, shot: Any, tmp_path: Any) -> None:
-    """A job order chosen in the form validates, submits, and its row turns SUCCEEDED without reloading."""
+    """A job order chosen in the form validates, submits, and its row turns SUCCEEDED without reloading, pushed
+    by the server-sent events stream: the dashboard says "live" and makes no polling request meanwhile."""
+    polls: list[str] = []
+    page.on("request", lambda req: polls.append(req.url) if "/api/jobs?limit" in req.url else None)
     sign_in(page, server)
+    expect(page.locator("#jobs-live")).to_have_text("live")
     image = write_geotiff(server.api.settings.home / "data" / "web.tif", np.ones((8, 8), dtype=np.uint16) * 7)
     order = make_job_order(ScaleImage, tmp_path / "web-order.xml", inputs={"image": [image]},
                            params={"gain": 4.0, "sleep": 1.5})
@@ -91,7 +95,10 @@ def test_submit_a_job_order_and_watch_it_finish(page: Any, server: Server, shot:
     expect(state).to_have_text(re.compile("QUEUED|RUNNING"))
     expect(state).to_have_text("RUNNING", timeout=30_000)
     shot("04-job-running")
+    polled = len(polls)
     expect(state).to_have_text("SUCCEEDED", timeout=60_000)
+    assert len(polls) == polled, polls  # the 1.5 s job sleep would have seen a poll every 1.5 s
+    expect(page.locator("#jobs-live")).to_have_text("live")
     expect(page.locator("#job-detail")).to_contain_text("scaled by 4.0")
     expect(page.locator("#job-detail")).to_contain_text(f"snr_B03 = {7 * 4.0:g}")  # mean of 7 scaled by 4
     shot("05-job-succeeded")
@@ -151,3 +158,17 @@ def test_viewer_sees_no_write_controls(page: Any, server: Server) -> None:
     page.click(f"#gipp-table tr[data-gipp='{server.seed.gipp_ids[1]}']")
     expect(page.locator("#gipp-detail")).to_contain_text("Promotion needs the operator role")
     expect(page.locator("#promote-form")).to_have_count(0)
+
+
+def test_dashboard_falls_back_to_polling_without_the_stream(page: Any, server: Server) -> None:
+    """When the event stream cannot be opened (refused by a proxy, say) the dashboard polls GET /api/jobs."""
+    page.route("**/api/jobs/events*", lambda route: route.fulfill(status=502, body="bad gateway"))
+    polls: list[str] = []
+    page.on("request", lambda req: polls.append(req.url) if "/api/jobs?limit" in req.url else None)
+    sign_in(page, server, "viewer")
+    expect(page.locator("#jobs-live")).to_have_text("polling")
+    expect(page.locator("#jobs-refreshed")).to_contain_text("refreshed")
+    deadline = time.monotonic() + 10
+    while len(polls) < 3 and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    assert len(polls) >= 3

@@ -27,6 +27,45 @@ def order_xml(api: Api, tmp_path: Path, *, gain: float = 2.0, sleep: float = 0.0
 XML = {"Content-Type": "application/xml"}
 
 
+def _events(text: str) -> list[tuple[str, str]]:
+    """(event, data) of a text/event-stream body (comments and retry lines dropped)."""
+    out = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        lines = [ln for ln in block.split("\n") if ln and not ln.startswith(":")]
+        event = next((ln[6:].strip() for ln in lines if ln.startswith("event:")), "message")
+        data = "\n".join(ln[5:].lstrip() for ln in lines if ln.startswith("data:"))
+        if data:
+            out.append((event, data))
+    return out
+
+
+def test_job_feed_takes_one_snapshot_per_poll_for_all_streams() -> None:
+    """Streams polling together share one fetch of the job list per poll interval; a later poll fetches again;
+    a stream sends a list only when it changed and ends after its time."""
+    import asyncio
+
+    from viq_host.api.events import JobFeed, event_stream
+
+    calls: list[int] = []
+
+    def fetch(limit: int) -> list[dict[str, Any]]:
+        calls.append(limit)
+        return [{"job_id": "j", "state": "RUNNING" if len(calls) < 3 else "SUCCEEDED"}]
+
+    async def run() -> tuple[list[str], list[str]]:
+        feed = JobFeed(fetch, poll_seconds=0.05)
+        texts = await asyncio.gather(*(feed.snapshot(50) for _ in range(5)))
+        assert len(calls) == 1 and len(set(texts)) == 1
+        parts = [p async for p in event_stream(feed, 50, 0.5, poll_seconds=0.05)]
+        return list(texts), parts
+
+    _, parts = asyncio.run(run())
+    jobs = [p for p in parts if p.startswith("event: jobs")]
+    assert parts[0].startswith("retry:") and len(jobs) == 2  # RUNNING once, SUCCEEDED once
+    assert "RUNNING" in jobs[0] and "SUCCEEDED" in jobs[1]
+    assert len(calls) >= 3
+
+
 def wait_state(api: Api, job_id: str, states: set[str], timeout: float = 60.0) -> dict[str, Any]:
     """Poll the status endpoint until the job is in one of ``states``."""
     deadline = time.monotonic() + timeout
@@ -125,14 +164,30 @@ def test_submit_list_status_cancel_retry_without_runner(api: Api, tmp_path: Path
 
 
 def test_job_runs_to_the_end_in_one_process(make_api: Any, tmp_path: Path) -> None:
-    """With the runner thread, an order POSTed over HTTP runs, logs, finishes and lands in the catalog."""
+    """With the runner thread, an order POSTed over HTTP runs, logs, finishes and lands in the catalog. It is
+    followed on GET /api/jobs/events (token in the header; 401 without): the job list at once, then again at
+    each change — the job QUEUED or RUNNING first, SUCCEEDED last, consecutive lists different, the last one
+    equal to GET /api/jobs."""
+    import json
+
     api = make_api(harness_settings(tmp_path), runner="thread")
     assert api.get("/api/health").json()["runner"] == "running"
-    r = api.post("/api/jobs", content=order_xml(api, tmp_path, gain=3.0), headers=XML)
+    assert api.client.get("/api/jobs/events", params={"seconds": 1}).status_code == 401
+    r = api.post("/api/jobs", content=order_xml(api, tmp_path, gain=3.0, sleep=0.5), headers=XML)
     assert r.status_code == 201, r.text
     job_id = r.json()["job_id"]
-    final = wait_state(api, job_id, {"SUCCEEDED", "WARNING", "FAILED", "CANCELLED"})
-    assert final["state"] == "SUCCEEDED", final
+    states: list[str] = []
+    deadline = time.monotonic() + 60
+    while "SUCCEEDED" not in states and time.monotonic() < deadline:  # streams of 3 s (TestClient buffers them)
+        stream = api.get("/api/jobs/events", params={"seconds": 3})
+        assert stream.status_code == 200 and stream.headers["content-type"].startswith("text/event-stream")
+        events = _events(stream.text)
+        assert events and {e for e, _ in events} == {"jobs"}
+        lists = [json.loads(d) for _, d in events]
+        assert all(a != b for a, b in zip(lists, lists[1:], strict=False))
+        states += [next(j["state"] for j in jobs if j["job_id"] == job_id) for jobs in lists]
+    assert states[0] in ("QUEUED", "RUNNING") and states[-1] == "SUCCEEDED", states
+    assert lists[-1] == api.get("/api/jobs", params={"limit": 50}).json()
     logs = api.get(f"/api/jobs/{job_id}/logs").json()
     assert any("scaled by 3.0" in e["message"] for e in logs["events"])
     raw = api.get(f"/api/jobs/{job_id}/logs", params={"raw": True})
@@ -163,3 +218,15 @@ def test_running_job_is_cancelled_through_the_api(make_api: Any, tmp_path: Path)
     final = wait_state(api, job_id, {"CANCELLED", "FAILED", "SUCCEEDED"}, timeout=40)
     assert final["state"] == "CANCELLED", final
     assert api.post(f"/api/jobs/{job_id}/retry", json={}).json()["state"] == "QUEUED"
+
+
+def _events(text: str) -> list[tuple[str, str]]:
+    """(event, data) of a text/event-stream body (comments and retry lines dropped)."""
+    out = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        lines = [ln for ln in block.split("\n") if ln and not ln.startswith(":")]
+        event = next((ln[6:].strip() for ln in lines if ln.startswith("event:")), "message")
+        data = "\n".join(ln[5:].lstrip() for ln in lines if ln.startswith("data:"))
+        if data:
+            out.append((event, data))
+    return out

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from viq_host.api.store import ApiStore
 from viq_host.catalog import Catalog, open_catalog
@@ -25,6 +25,9 @@ from viq_host.host import Host, open_host
 from viq_host.monitoring.specs import Spec, load_specs
 from viq_host.plugins import Plugins
 from viq_host.service import JobService, quiet_plugins
+
+if TYPE_CHECKING:
+    from viq_host.api.events import JobFeed
 
 T = TypeVar("T")
 RunnerMode = Literal["thread", "none"]
@@ -193,6 +196,8 @@ class Runtime:
     catalog: Catalog = field(init=False)
     """The catalog for handlers, throttled to its pool size (use this in handlers)."""
     _own_catalog: Catalog | None = field(default=None, init=False)
+    job_feed: JobFeed | None = field(default=None, init=False)
+    """Snapshots of the job list shared by the process's event streams (set on first use)."""
 
     def __post_init__(self) -> None:
         base = self.host_thread.host.catalog

@@ -18,6 +18,8 @@ app = typer.Typer(
     help="Serve the HTTP API and web page (no subcommand), or manage API tokens (`viq serve token …`).",
     invoke_without_command=True,
 )
+GRACE_SECONDS = 5
+"""On shutdown, open requests (event streams of the jobs dashboard) get this long before they are cut."""
 token_app = typer.Typer(help="API tokens: create (printed once), list, revoke.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 
@@ -66,13 +68,14 @@ def serve(
     access_log = log_level in ("info", "debug")
     if workers == 1:
         application = create_app(cfg, runner="thread" if runner == "thread" else "none", pool_size=pool)
-        uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=access_log)
+        uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=access_log,
+                    timeout_graceful_shutdown=GRACE_SECONDS)
         return
     # uvicorn spawns the workers (fresh interpreters): they read the same settings from the environment
     os.environ[WORKER_ENV] = json.dumps({"runner": runner, "pool_size": pool})
     cfg.ensure_dirs()
     uvicorn.run("viq_host.api.app:worker_app", factory=True, workers=workers, host=host, port=port,
-                log_level=log_level, access_log=access_log)
+                log_level=log_level, access_log=access_log, timeout_graceful_shutdown=GRACE_SECONDS)
 
 
 def _store() -> ApiStore:

@@ -12,11 +12,12 @@ from pathlib import Path as FsPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from viq_host.api.auth import Operator, Viewer
 from viq_host.api.errors import ERRORS
+from viq_host.api.events import STREAM_SECONDS, event_stream, job_feed
 from viq_host.jobs.model import JobOrder
 from viq_host.jobs.reader import order_from_tree, parse_job_order_bytes
 from viq_host.jobs.store import JobState, JobStoreError
@@ -134,6 +135,31 @@ def submit(
     return Submitted(job_id=job_id, state=JobState.QUEUED.value, plan=plan)
 
 
+def job_rows(service: JobService, states: list[JobState] | None, limit: int) -> list[dict[str, Any]]:
+    """Jobs with state, exit code, reason and progress of the last attempt (newest first)."""
+    rows = []
+    for r in service.list(states=states or None, limit=limit):
+        attempts = service.jobs.attempts(r.id)
+        last = attempts[-1] if attempts else None
+        rows.append(
+            {
+                "job_id": r.id,
+                "processor": r.processor,
+                "version": r.version,
+                "state": r.state.value,
+                "exit_code": r.exit_code,
+                "reason": r.reason,
+                "created": r.created,
+                "updated": r.updated,
+                "priority": r.priority,
+                "attempts": len(attempts),
+                "progress": last.progress if last else None,
+                "cancel_requested": r.cancel_requested,
+            }
+        )
+    return rows
+
+
 @router.get("", summary="List jobs, newest first")
 def list_jobs(
     caller: Viewer,
@@ -141,31 +167,32 @@ def list_jobs(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[dict[str, Any]]:
     """Jobs with state, exit code, reason and progress of the last attempt."""
+    return caller.runtime.host_thread.call(lambda service: job_rows(service, state, limit))
 
-    def run(service: JobService) -> list[dict[str, Any]]:
-        rows = []
-        for r in service.list(states=state or None, limit=limit):
-            attempts = service.jobs.attempts(r.id)
-            last = attempts[-1] if attempts else None
-            rows.append(
-                {
-                    "job_id": r.id,
-                    "processor": r.processor,
-                    "version": r.version,
-                    "state": r.state.value,
-                    "exit_code": r.exit_code,
-                    "reason": r.reason,
-                    "created": r.created,
-                    "updated": r.updated,
-                    "priority": r.priority,
-                    "attempts": len(attempts),
-                    "progress": last.progress if last else None,
-                    "cancel_requested": r.cancel_requested,
-                }
-            )
-        return rows
 
-    return caller.runtime.host_thread.call(run)
+@router.get(
+    "/events",
+    summary="Live job list (server-sent events)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+                     "description": "`event: jobs` with the JSON of GET /api/jobs?limit=… whenever it changes."}},
+)
+async def job_events(
+    caller: Viewer,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    seconds: Annotated[float, Query(ge=1, le=STREAM_SECONDS, description="End the stream after this long.")]
+    = STREAM_SECONDS,
+) -> StreamingResponse:
+    """A ``text/event-stream``: the job list at once, then again each time it changes (checked every second;
+    one query per process however many clients listen), a comment line every 15 s to keep proxies open, and the
+    end after ``seconds`` (clients reconnect). Authenticated by the ``Authorization`` header like every route
+    (the page reads the stream with ``fetch``, so no token goes into a URL and no cookie is involved)."""
+    feed = job_feed(caller.runtime)
+    return StreamingResponse(
+        event_stream(feed, limit, seconds),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.get("/{job_id}", summary="Status of a job")

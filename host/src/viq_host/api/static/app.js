@@ -4,7 +4,7 @@
 "use strict";
 
 const S = { token: null, session: null, map: null, layer: null, features: new Map(), after: null, jobTimer: null,
-  selectedJob: null, selectedGipp: null };
+  jobStream: null, jobRetry: null, selectedJob: null, selectedGipp: null };
 
 /* ---------------------------------------------------------------------------------------------- helpers */
 
@@ -88,8 +88,7 @@ async function signIn(token) {
 function signOut(message) {
   sessionStorage.removeItem("viq-token");
   S.token = null; S.session = null;
-  if (S.jobTimer) clearInterval(S.jobTimer);
-  S.jobTimer = null;
+  stopJobs();
   document.querySelectorAll(".tab").forEach((t) => { t.hidden = true; });
   $("tabs").hidden = true; $("who").replaceChildren(); $("signin").hidden = false;
   setMsg($("signin-msg"), message, message ? "error" : "");
@@ -115,13 +114,70 @@ function showTab(name) {
 
 /* ------------------------------------------------------------------------------------------------ jobs */
 
-function startJobs() { refreshJobs(); if (!S.jobTimer) S.jobTimer = setInterval(refreshJobs, 1500); }
-function stopJobs() { if (S.jobTimer) clearInterval(S.jobTimer); S.jobTimer = null; }
+/* The dashboard listens to GET /api/jobs/events (server-sent events) read with fetch, so the token travels in
+ * the Authorization header as everywhere else (EventSource cannot set headers; no token in a URL, no cookie).
+ * While the stream is down it polls every 1.5 s and tries the stream again after 5 s. */
+function startJobs() {
+  refreshJobs();
+  if (window.ReadableStream && window.TextDecoderStream) streamJobs(); else startPolling();
+}
+function stopJobs() {
+  stopPolling();
+  if (S.jobStream) { S.jobStream.abort(); S.jobStream = null; }
+  if (S.jobRetry) { clearTimeout(S.jobRetry); S.jobRetry = null; }
+}
+function startPolling() { if (!S.jobTimer) S.jobTimer = setInterval(refreshJobs, 1500); }
+function stopPolling() { if (S.jobTimer) clearInterval(S.jobTimer); S.jobTimer = null; }
+
+async function streamJobs() {
+  if (S.jobStream || !S.token) return;
+  const ctrl = new AbortController();
+  S.jobStream = ctrl;
+  try {
+    const resp = await fetch("/api/jobs/events?limit=50", { headers: { Authorization: `Bearer ${S.token}`,
+      Accept: "text/event-stream" }, credentials: "omit", cache: "no-store", signal: ctrl.signal });
+    if (resp.status === 401) { signOut("Your token was refused; sign in again."); return; }
+    if (!resp.ok || !resp.body) throw new Error(`HTTP ${resp.status}`);
+    stopPolling();
+    $("jobs-live").textContent = "live";
+    const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += value.replace(/\r\n?/g, "\n");
+      let end;
+      while ((end = buf.indexOf("\n\n")) >= 0) {
+        const block = buf.slice(0, end);
+        buf = buf.slice(end + 2);
+        let event = "message";
+        const data = [];
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event:")) event = line.slice(6).trim();
+          else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+        }
+        if (event === "jobs" && data.length) renderJobs(JSON.parse(data.join("\n")), "updated");
+      }
+    }
+  } catch (err) {
+    if (ctrl.signal.aborted) return;
+  }
+  if (S.jobStream !== ctrl) return;
+  S.jobStream = null;
+  if (!S.token || $("tab-jobs").hidden) return;
+  $("jobs-live").textContent = "polling";
+  startPolling();
+  S.jobRetry = setTimeout(() => { S.jobRetry = null; streamJobs(); }, 5000);
+}
 
 async function refreshJobs() {
   if (!S.token) return;
   let jobs;
   try { jobs = await api("/api/jobs?limit=50"); } catch (err) { return; }
+  renderJobs(jobs, "refreshed");
+}
+
+function renderJobs(jobs, how) {
   const canWrite = S.session && S.session.role !== "viewer";
   table($("jobs-table").tBodies[0], jobs.map((j) => {
     const pct = j.state === "SUCCEEDED" || j.state === "WARNING" ? 100 : (j.progress || 0);
@@ -142,7 +198,7 @@ async function refreshJobs() {
     h("td", { class: "num" }, j.exit_code ?? ""), h("td", {}, fmtTime(j.created)),
     h("td", {}, (j.reason || "").slice(0, 80)), actions);
   }));
-  $("jobs-refreshed").textContent = `refreshed ${new Date().toLocaleTimeString()}`;
+  $("jobs-refreshed").textContent = `${how} ${new Date().toLocaleTimeString()}`;
   if (S.selectedJob) showJob(S.selectedJob, true);
 }
 
