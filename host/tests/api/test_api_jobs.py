@@ -3,6 +3,7 @@ cancel, retry; a job submitted over HTTP runs to the end in the same process (ru
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 from typing import Any
@@ -184,7 +185,7 @@ def test_job_runs_to_the_end_in_one_process(make_api: Any, tmp_path: Path) -> No
         events = _events(stream.text)
         assert events and {e for e, _ in events} == {"jobs"}
         lists = [json.loads(d) for _, d in events]
-        assert all(a != b for a, b in zip(lists, lists[1:], strict=False))
+        assert all(a != b for a, b in itertools.pairwise(lists))
         states += [next(j["state"] for j in jobs if j["job_id"] == job_id) for jobs in lists]
     assert states[0] in ("QUEUED", "RUNNING") and states[-1] == "SUCCEEDED", states
     assert lists[-1] == api.get("/api/jobs", params={"limit": 50}).json()
