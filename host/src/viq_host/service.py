@@ -233,6 +233,22 @@ def quiet_plugins(extra: Sequence[object] = ()) -> Plugins:
         return load_plugins([*extra_plugins_from_env(), *extra])
 
 
+FULL_DISK_BYTES = 65_536
+"""A file system with less free space than this (or under 1 % free) counts as full in failure reasons."""
+
+
+def _full_disk_note(work_dir: Path) -> str:
+    """``"; work directory file system full …"`` when the attempt's file system has (almost) no space left."""
+    try:
+        st = os.statvfs(work_dir)
+    except OSError:
+        return ""
+    free, total = st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize
+    if free >= max(FULL_DISK_BYTES, total // 100):
+        return ""
+    return f"; the work directory's file system is full ({free} of {total} bytes free at {work_dir})"
+
+
 _STAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
 
 
@@ -786,6 +802,7 @@ class JobService:
         if severity(code) is not Severity.ERROR and result is not None:
             self._succeed(active, attempt, result, code, reason)
             return
+        reason += _full_disk_note(work_dir)
         self.jobs.transition_attempt(aid, AttemptState.FAILED, reason, exit_code=code)
         log.warning("attempt.failed", exit_code=code, reason=reason)
         self._emit(ProgressEvent(job_id, aid, "state", state=AttemptState.FAILED.value, message=reason))

@@ -18,6 +18,7 @@ class NapParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     seconds: float = Field(default=0.0, ge=0, le=600, description="How long to sleep.")
     tag: str = Field(default="", description="Name of the run-count file in VIQ_TEST_RUNS_DIR.")
+    report_bytes: int = Field(default=0, ge=0, description="Pad the report to this many bytes (disk-full tests).")
 
 
 class Nap(Processor):
@@ -44,7 +45,8 @@ class Nap(Processor):
             with (Path(runs) / f"{params.tag}.span").open("a", encoding="utf-8") as fh:
                 fh.write(f"{start!r} {time.time()!r}\n")
         out = ctx.output_dir / "report.txt"
-        out.write_text(f"slept {params.seconds}\n", encoding="utf-8")
+        text = f"slept {params.seconds}\n"
+        out.write_text(text.ljust(params.report_bytes, "."), encoding="utf-8")
         return ProcessorResult(
             outputs=(OutputProduct(port="report", path=Path("report.txt"), product_type="VIQ_TSTREP"),),
             summary=f"slept {params.seconds} s",
