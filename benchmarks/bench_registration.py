@@ -29,6 +29,7 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import csv  # noqa: E402
 import json  # noqa: E402
+import resource  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -95,15 +96,19 @@ def _default_arosics() -> str | None:
     return str(p) if p.is_file() else None
 
 
-def _child(cmd: list[str]) -> tuple[float, dict[str, float]]:
-    """Run a child process; its wall time and the JSON it prints last."""
+def _child(cmd: list[str]) -> tuple[float, float, dict[str, float]]:
+    """Run a child process; its wall time, CPU time (user + system, its own children included) and the JSON it
+    prints last."""
     env = dict(os.environ)
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     wall = time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:
         raise RuntimeError(f"{cmd[0]} failed: {out.stderr[-2000:]}")
-    return wall, json.loads(out.stdout.strip().splitlines()[-1])
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return wall, cpu, json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _per_point(aros_csv: Path, ours_csv: Path) -> str:
@@ -129,7 +134,7 @@ def whole_runs(repeat: int, arosics: str | None) -> None:
     from viq_interfaces import InputProduct, RunContext
     from viq_proc_geometry.processors.registration import ImageRegistration, RegistrationParameters
 
-    aw, ar, ow, orun, inproc = [], [], [], [], []
+    aw, ar, ac, ow, orun, oc, inproc = [], [], [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
         (t / "ours").mkdir()
@@ -140,12 +145,14 @@ def whole_runs(repeat: int, arosics: str | None) -> None:
         aros_py.write_text(AROSICS_CODE, encoding="utf-8")
         for _ in range(repeat):
             if arosics:
-                w, j = _child([arosics, str(aros_py), str(REF), str(TGT), str(t / "aros.csv")])
+                w, c, j = _child([arosics, str(aros_py), str(REF), str(TGT), str(t / "aros.csv")])
                 aw.append(w)
+                ac.append(c)
                 ar.append(j["run_s"])
                 aros_valid = j["valid"]
-            w, j = _child([sys.executable, str(ours_py), str(REF), str(TGT), str(t / "ours"), "csv"])
+            w, c, j = _child([sys.executable, str(ours_py), str(REF), str(TGT), str(t / "ours"), "csv"])
             ow.append(w)
+            oc.append(c)
             orun.append(j["run_s"])
 
             class Log:
@@ -164,16 +171,19 @@ def whole_runs(repeat: int, arosics: str | None) -> None:
             ImageRegistration().run(ctx)
             inproc.append(time.perf_counter() - s)
         runs = ", ".join(f"{x:.2f}" for x in ow)
-        print(f"ours, whole process: median {statistics.median(ow):.2f} s (runs {runs}); "
+        print(f"ours, whole process: median {statistics.median(ow):.2f} s (runs {runs}), "
+              f"CPU {statistics.median(oc):.2f} s; "
               f"its run() {statistics.median(orun):.2f} s; in this process run() median "
               f"{statistics.median(inproc):.2f} s (runs {', '.join(f'{x:.2f}' for x in inproc)})")
         if arosics:
             print(f"AROSICS 1.12.1 COREG_LOCAL, whole process: median {statistics.median(aw):.2f} s "
-                  f"(runs {', '.join(f'{x:.2f}' for x in aw)}); after its imports {statistics.median(ar):.2f} s; "
-                  f"{aros_valid} valid points")
+                  f"(runs {', '.join(f'{x:.2f}' for x in aw)}), CPU {statistics.median(ac):.2f} s; after its imports "
+                  f"{statistics.median(ar):.2f} s; {aros_valid} valid points")
             med = statistics.median
-            print(f"RATIO AROSICS/ours: whole process {med(aw) / med(ow):.2f}x (best {min(aw) / min(ow):.2f}x); "
-                  f"after imports {med(ar) / med(orun):.2f}x (best {min(ar) / min(orun):.2f}x)")
+            paired = [a / o for a, o in zip(aw, ow, strict=True)]
+            print(f"RATIO AROSICS/ours: whole process {med(aw) / med(ow):.2f}x (medians), per round "
+                  f"{', '.join(f'{x:.2f}' for x in paired)} (median {med(paired):.2f}x); after imports "
+                  f"{med(ar) / med(orun):.2f}x; CPU time {med(ac) / med(oc):.2f}x")
             ours_csv = next((t / "ours").glob("*_TIEPTS.csv"))
             print("agreement with this AROSICS run: " + _per_point(t / "aros.csv", ours_csv))
         else:
