@@ -45,7 +45,18 @@ from viq_host.catalog.postgis import PostgisCatalog
 from viq_host.catalog.sqlite import SqliteCatalog
 
 ROOT = Path(__file__).resolve().parents[1]
-SITES_FILE = ROOT.parent / "shared" / "reference" / "venus" / "venus_sites.geojson"
+SITES_FILE = next(
+    (
+        path
+        for path in (
+            ROOT.parent / "shared" / "reference" / "venus" / "venus_sites.geojson",
+            # the same public site list, shipped with the simulator (used when ../shared is absent)
+            ROOT / "processors" / "simulator" / "src" / "viq_proc_simulator" / "data" / "venus_sites.geojson",
+        )
+        if path.is_file()
+    ),
+    ROOT / "processors" / "simulator" / "src" / "viq_proc_simulator" / "data" / "venus_sites.geojson",
+)
 BANDS = tuple(f"B{i}" for i in range(1, 13))
 T0 = datetime(2017, 11, 1, tzinfo=UTC)
 SPAN = timedelta(days=7 * 365)

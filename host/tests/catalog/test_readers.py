@@ -27,7 +27,6 @@ from viq_host.plugins import Plugins, load_plugins
 
 runner = CliRunner()
 DATA = Path(__file__).parent / "data"
-SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 MUSCATE_ID = "VENUS-XS_20180601-105448-000_L1C_SUDOUE-1_C_V1-0"
 
 
@@ -137,7 +136,8 @@ def test_muscate_l1(catalog: Catalog, plugins: Plugins, tmp_path: Path) -> None:
 
 def test_srtm_tile(catalog: Catalog, plugins: Plugins, tmp_path: Path) -> None:
     """A real SRTM 3″ tile: type from its size, footprint the 1°×1° cell its name gives; a truncated one is refused."""
-    tile = SHARED / "srtm_ventoux_n44e005" / "N44E005.hgt"
+    tile = tmp_path / "N44E005.hgt"  # an SRTM 3" tile is 1201 x 1201 big-endian int16 samples
+    tile.write_bytes(b"\0" * (2 * 1201 * 1201))
     rec = ingest_path(catalog, tile, None, plugins.product_readers)
     assert rec.product_type == ("AUX_SRTM3_" if tile.stat().st_size == 2 * 1201**2 else "AUX_SRTM1_")
     assert rec.footprint_wkt is not None
