@@ -150,7 +150,7 @@ class Runner:
 CATALOG_SLOTS = 8
 """Catalog calls in flight at once from request threads when no pool size is given (the PostGIS backend pools
 8 connections by default and refuses a ninth instead of waiting; SQLite serialises on its one connection)."""
-DB_CONNECTIONS = 16
+DB_CONNECTIONS = 8
 """PostgreSQL connections for request handlers of one ``viq serve``, shared among its worker processes."""
 
 

@@ -40,7 +40,7 @@ def serve(
         int,
         typer.Option("--db-connections", min=2, max=512,
                      help="PostgreSQL connections for requests, shared among the workers (at least 2 each)."),
-    ] = 16,
+    ] = 8,
 ) -> None:
     """Serve the API (OpenAPI at /docs and /openapi.json) and the page at / on the installation's database.
 
