@@ -3,7 +3,8 @@
 # one qmaster, one execd, one queue and a DRMAA 1.0 library that Python can load next to GDAL.
 #
 #   sge.sh setup    install what is missing, configure, start both daemons, run a smoke job (idempotent)
-#   sge.sh start    start the daemons of an already configured host (after stop, reboot or kill -9)
+#   sge.sh start    start the daemons of an already configured host (after stop, reboot or kill -9; a running
+#                   execd is restarted when the qmaster was not running, see "start" below)
 #   sge.sh stop     shut execd and qmaster down
 #   sge.sh status   daemon pids and the queue
 #   sge.sh env      print "export SGE_ROOT=… SGE_CELL=… DRMAA_LIBRARY_PATH=…" (for eval)
@@ -268,7 +269,17 @@ case "${1:-}" in
   start)
     need_root start
     host_names
+    qmaster_was_up=0
+    qmaster_up && qmaster_was_up=1
     start_qmaster
+    if [ "$qmaster_was_up" = 0 ] && execd_up; then
+      # SGE 8.1.9: an execd that outlived its qmaster never re-sends the exit reports of jobs that ended during
+      # the outage (they stay "r" for ever). Restarting it (qconf -ke leaves the jobs running) makes it report
+      # them from its spool, with their accounting.
+      say "qmaster restarted under a running execd: restarting execd so it reports jobs that ended meanwhile"
+      qconf -ke "$HOST" >/dev/null 2>&1 || kill -TERM "$(cat "$EXECD_PIDFILE")"
+      poll 30 "execd to stop" bash -c "! kill -0 $(cat "$EXECD_PIDFILE") 2>/dev/null"
+    fi
     start_execd
     ;;
   stop)

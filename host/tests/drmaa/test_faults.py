@@ -88,3 +88,68 @@ def test_disk_full_work_directory(sge_available: str, tmp_path: Path, small_fs: 
     assert [a.ingested for a in attempts] == [False, True]
     assert _catalogued(home, job.id) == 1
     assert (runs / "full").read_text().count("\n") == 2
+
+
+def _qmaster_down() -> bool:
+    return subprocess.run(["qstat"], capture_output=True, check=False, timeout=30).returncode != 0
+
+
+def _sge(command: str) -> None:
+    done = subprocess.run(["bash", str(SGE_SH), command], capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def _orders(tmp_path: Path, inbox: Path, naps: dict[str, float]) -> None:
+    for tag, seconds in naps.items():
+        drop(make_job_order(Nap, tmp_path / "staging" / f"{tag}.xml", params={"seconds": seconds, "tag": tag}), inbox)
+
+
+def _settled_once(home: Path, runs: Path, store: JobStore, naps: dict[str, float]) -> None:
+    """Every job SUCCEEDED exactly once, its processor ran once, its output catalogued once."""
+    jobs = store.jobs()
+    assert len(jobs) == len(naps)
+    for job in jobs:
+        finals = [t for t in store.transitions(job.id) if t.to_state in {s.value for s in JobState if s.terminal}]
+        assert len(finals) == 1, finals
+        assert job.state is JobState.SUCCEEDED, (job.id, job.reason)
+        done = [a for a in store.attempts(job.id) if a.state is AttemptState.DONE]
+        assert len(done) == 1 and done[0].ingested
+        assert _catalogued(home, job.id) == 1
+    for tag in naps:
+        assert (runs / tag).read_text().count("\n") == 1, f"{tag} ran more than once"
+
+
+def _qmaster_gone() -> bool:
+    pid = Path("/var/spool/gridengine/qmaster/qmaster.pid").read_text().strip()
+    return not Path(f"/proc/{pid}").exists()
+
+
+def test_qmaster_stopped_and_restarted_while_jobs_run(sge_available: str, tmp_path: Path) -> None:
+    """``qconf -km`` while three jobs run; they finish while the qmaster is down; it is started again.
+
+    Pins: the daemon survives the outage, and every job reaches exactly one final state (SUCCEEDED), ran once and
+    is catalogued once: finishes reported by the execd after the restart are neither lost nor doubled.
+    """
+    home, runs = tmp_path / "home", tmp_path / "runs"
+    inbox = home / "inbox"
+    inbox.mkdir(parents=True)
+    runs.mkdir()
+    naps = {"m1": 8.0, "m2": 8.0, "m3": 8.0}
+    _orders(tmp_path, inbox, naps)
+    env = daemon_env(home, runs, sge_available, processor_env(Nap))
+    log = tmp_path / "daemon.log"
+    proc = start_daemon(env, log)
+    try:
+        wait_for("the jobs store", lambda: (home / "jobs.sqlite").exists(), 30, proc, log)
+        with JobStore(home / "jobs.sqlite") as store:
+            wait_for("the jobs running", lambda: all((runs / t).exists() for t in naps), 60, proc, log)
+            subprocess.run(["qconf", "-km"], capture_output=True, check=False, timeout=30)
+            try:
+                wait_for("the qmaster gone", _qmaster_gone, 30, proc, log)
+                wait_for("the naps over", lambda: all((runs / f"{t}.span").exists() for t in naps), 30, proc, log)
+            finally:
+                _sge("start")
+            wait_for("every job final", lambda: all(j.state.terminal for j in store.jobs()), 90, proc, log)
+            _settled_once(home, runs, store, naps)
+    finally:
+        stop_daemon(proc, log)

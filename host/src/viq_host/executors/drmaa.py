@@ -294,7 +294,12 @@ class DrmaaExecutor:
     lookup_grace: float | None = None
     """How long a job absent from qstat may stay absent from qacct before it counts as unknown
     (default: the accounting flush time plus 2 s)."""
+    host_loss_grace: float = 90.0
+    """Seconds a queue instance must stay in state ``u`` before its jobs count as lost with their host: right
+    after a qmaster restart every instance is ``u`` until its execd reports in again (within
+    ``load_report_time``), and its jobs are then still running or have finished normally."""
     name: str = "drmaa"
+    _unknown_since: dict[str, float] = field(default_factory=dict, init=False)
     _drmaa: Any = field(init=False, repr=False)
     _session: Any = field(init=False, repr=False)
     _lock: threading.Condition = field(default_factory=lambda: threading.Condition(threading.RLock()), init=False)
@@ -536,6 +541,8 @@ class DrmaaExecutor:
 
     def _emit(self, job: _Job, outcome: TaskOutcome) -> None:
         with self._lock:
+            if self._jobs.get(job.key) is not job:
+                return  # already settled by another path (reaper, sweep, watcher): one outcome per attempt
             self._jobs.pop(job.key, None)
             self._by_attempt.pop(job.attempt_id, None)
             self._finished.add(job.attempt_id)
@@ -584,6 +591,12 @@ class DrmaaExecutor:
             try:
                 self._session.jobStatus(job.external_id)
             except d.errors.InvalidJobException:
+                # the session lost the job's usage (e.g. it ended while the qmaster restarted): the accounting
+                # file still has the true outcome
+                recorded = None if job.cancelled else self._accounted(job)
+                if recorded is not None:
+                    self._emit(job, recorded)
+                    continue
                 if job.cancelled:
                     outcome = TaskOutcome(
                         job.attempt_id, job.external_id, None, aborted=True, reason="cancelled before it started"
@@ -606,6 +619,18 @@ class DrmaaExecutor:
             except d.errors.DrmaaException:
                 continue
         time.sleep(0.1)
+
+    def _accounted(self, job: _Job) -> TaskOutcome | None:
+        """The outcome of one own job from ``qacct`` (waiting up to the accounting flush time), None if absent."""
+        end = time.monotonic() + (self.lookup_grace or 3.0)
+        while not self._stop.is_set():
+            records = [r for r in qacct_records(job_name(job.attempt_id)) if r.job_number == job.external_id]
+            if records:
+                return outcome_from_accounting(job.attempt_id, records[-1])
+            if time.monotonic() >= end:
+                break
+            time.sleep(0.3)
+        return None
 
     def _outcome_from_info(self, job: _Job, info: Any) -> TaskOutcome:
         usage: Mapping[str, str] = info.resourceUsage or {}
@@ -661,9 +686,17 @@ class DrmaaExecutor:
         with self._lock:
             by_name = {job_name(j.attempt_id): j for j in self._jobs.values() if not j.cancelled}
         found = scan() if by_name else None
-        if found is None:
+        if found is None:  # no jobs to watch, or the qmaster does not answer (a restart makes every instance u)
+            self._unknown_since.clear()
             return
-        placed_jobs, unknown = found
+        placed_jobs, unknown_now = found
+        now = time.monotonic()
+        for instance in list(self._unknown_since):
+            if instance not in unknown_now:
+                del self._unknown_since[instance]
+        for instance in unknown_now:
+            self._unknown_since.setdefault(instance, now)
+        unknown = {i for i, since in self._unknown_since.items() if now - since >= self.host_loss_grace}
         for name, placed in placed_jobs.items():
             if name in by_name:
                 by_name[name].queue_instance = placed.queue_instance
