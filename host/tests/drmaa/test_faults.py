@@ -153,3 +153,35 @@ def test_qmaster_stopped_and_restarted_while_jobs_run(sge_available: str, tmp_pa
             _settled_once(home, runs, store, naps)
     finally:
         stop_daemon(proc, log)
+
+
+def test_execd_killed_while_a_job_runs(sge_available: str, tmp_path: Path) -> None:
+    """``kill -9`` of sge_execd while two jobs run; they end with no execd; the execd is started again.
+
+    Pins: each job reaches exactly one final state (SUCCEEDED: the run finished, so the retry policy is not
+    needed), ran once (no resubmission while the execd was away) and is catalogued once.
+    """
+    home, runs = tmp_path / "home", tmp_path / "runs"
+    inbox = home / "inbox"
+    inbox.mkdir(parents=True)
+    runs.mkdir()
+    naps = {"x1": 4.0, "x2": 4.0}
+    _orders(tmp_path, inbox, naps)
+    env = daemon_env(home, runs, sge_available, processor_env(Nap))
+    log = tmp_path / "daemon.log"
+    proc = start_daemon(env, log)
+    try:
+        wait_for("the jobs store", lambda: (home / "jobs.sqlite").exists(), 30, proc, log)
+        with JobStore(home / "jobs.sqlite") as store:
+            wait_for("the jobs running", lambda: all((runs / t).exists() for t in naps), 60, proc, log)
+            pid = int(Path("/var/run/gridengine/execd.pid").read_text().strip())
+            os.kill(pid, 9)
+            try:
+                wait_for("the naps over", lambda: all((runs / f"{t}.span").exists() for t in naps), 30, proc, log)
+                assert not any(j.state.terminal for j in store.jobs()), "settled while the execd was away"
+            finally:
+                _sge("start")
+            wait_for("every job final", lambda: all(j.state.terminal for j in store.jobs()), 60, proc, log)
+            _settled_once(home, runs, store, naps)
+    finally:
+        stop_daemon(proc, log)
