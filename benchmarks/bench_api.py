@@ -2,11 +2,13 @@
 
     OMP_NUM_THREADS=1 uv run python benchmarks/bench_api.py [--n 100000] [--clients 50] [--requests 40]
         [--backends sqlite,postgis] [--pg-url postgresql://viq:viq@127.0.0.1:55432/viq] [--n 1000000]
+        [--workers 1,2] [--fields full,lite]
 
 For each backend: a fresh installation whose catalog holds ``--n`` products (120 sites, 6 types, 12 bands, 7
-years, footprints jittered around each site), loaded with ``add_products``; ``viq serve`` (uvicorn, one
-process, job runner off) started as a subprocess on a free loopback port; ``--clients`` threads, each with its
-own keep-alive connection and the same viewer token, sending ``--requests`` searches each: a random mix of
+years, footprints jittered around each site), loaded with ``add_products``; for each ``--workers`` count,
+``viq serve --workers W`` (job runner off) started as a subprocess on a free loopback port; ``--clients``
+threads, each with its own keep-alive connection and the same viewer token, sending ``--requests`` searches
+each, once per ``--fields`` mode (``full``: every property; ``lite``: what the map asks for): a random mix of
 type + site + 60-day window, type + bbox around a site, and band + type + 90-day window (``limit=50``, GeoJSON).
 
 Baseline, in the same run on the same database: the same query mix called directly on the catalog object
@@ -24,6 +26,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse
+import functools
 import http.client
 import json
 import random
@@ -159,19 +162,23 @@ def free_port() -> int:
         return port
 
 
-def serve(home: Path, url: str, port: int) -> subprocess.Popen[bytes]:
-    """``viq serve`` (job runner off) on ``home`` and ``url``; returns once /api/health answers."""
+def serve(home: Path, url: str, port: int, workers: int, token: str) -> subprocess.Popen[bytes]:
+    """``viq serve --workers W`` (job runner off) on ``home`` and ``url``; returns once every worker answers."""
     env = {**os.environ, "VIQ_HOME": str(home), "VIQ_DATABASE_URL": url}
     viq = str(Path(sys.executable).parent / "viq")
-    proc = subprocess.Popen([viq, "serve", "--port", str(port), "--runner", "none"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
+    proc = subprocess.Popen([viq, "serve", "--port", str(port), "--runner", "none", "--workers", str(workers)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    pids: set[int] = set()
     while time.monotonic() < deadline:
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/api/health")
-            if conn.getresponse().status == 200:
-                conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/api/session", headers={"Authorization": f"Bearer {token}"})
+            resp = conn.getresponse()
+            if resp.status == 200:
+                pids.add(json.loads(resp.read())["worker_pid"])
+            conn.close()
+            if len(pids) == workers:
                 return proc
         except OSError:
             time.sleep(0.2)
@@ -193,31 +200,44 @@ def run_backend(name: str, url: str, args: argparse.Namespace, home: Path) -> di
     token, _ = store.create_token("bench", Role.VIEWER, created_by="bench_api")
     store.close()
     cat.close()
-    port = free_port()
-    proc = serve(home, url, port)
-    conns: dict[int, http.client.HTTPConnection] = {}
-    headers = {"Authorization": f"Bearer {token}"}
+    api: dict[str, dict[str, float]] = {}
+    for workers in args.workers:
+        for fields, numbers in api_load(name, home, url, token, workers, args).items():
+            api[f"{workers}/{fields}"] = numbers
+    return {"backend": name, "n": args.n, "ingest_s": ingest, "direct": direct, "api": api}
 
-    def call(k: int, params: dict[str, Any]) -> int:
+
+def api_load(name: str, home: Path, url: str, token: str, workers: int,
+             args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """``viq serve --workers W`` under load, once per ``--fields`` mode."""
+    headers = {"Authorization": f"Bearer {token}"}
+    port = free_port()
+    proc = serve(home, url, port, workers, token)
+    conns: dict[int, http.client.HTTPConnection] = {}
+
+    def call(k: int, params: dict[str, Any], fields: str = "full") -> int:
         conn = conns.get(k)
         if conn is None:
             conn = conns[k] = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        conn.request("GET", "/api/products?" + urlencode(params), headers=headers)
+        conn.request("GET", "/api/products?" + urlencode({**params, "fields": fields}), headers=headers)
         resp = conn.getresponse()
         body = resp.read()
         if resp.status != 200:
             raise RuntimeError(f"HTTP {resp.status}: {body[:200]!r}")
         return len(json.loads(body)["features"])
 
+    out: dict[str, dict[str, float]] = {}
     try:
         load(min(args.clients, 10), 5, call)  # warm-up: connections, caches, token cache
-        api = load(args.clients, args.requests, call)
+        for fields in args.fields:
+            out[fields] = load(args.clients, args.requests, functools.partial(call, fields=fields))
+            print(f"[{name}] workers={workers} fields={fields}: {out[fields]}", flush=True)
     finally:
         for c in conns.values():
             c.close()
         proc.terminate()
         proc.wait(30)
-    return {"backend": name, "n": args.n, "ingest_s": ingest, "direct": direct, "api": api}
+    return out
 
 
 def main() -> None:
@@ -227,7 +247,11 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=40, help="Searches per client (default 40).")
     ap.add_argument("--backends", default="sqlite,postgis")
     ap.add_argument("--pg-url", default=os.environ.get("VIQ_TEST_POSTGIS_URL", ""))
+    ap.add_argument("--workers", default="1,2", help="viq serve --workers counts to run (default 1,2).")
+    ap.add_argument("--fields", default="full,lite", help="Search modes (default full,lite).")
     args = ap.parse_args()
+    args.workers = [int(w) for w in args.workers.split(",")]
+    args.fields = args.fields.split(",")
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         for backend in args.backends.split(","):
@@ -253,14 +277,18 @@ def main() -> None:
                     cur.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
                 admin.close()
     print()
-    print(f"{args.clients} clients x {args.requests} searches (limit 50), loopback, one uvicorn process")
-    print("| backend | products | direct p50 ms | direct p95 ms | direct req/s | API p50 ms | API p95 ms | API req/s "
-          "| p95 API/direct | mean matches |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(f"{args.clients} clients x {args.requests} searches (limit 50), loopback; load average "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end")
+    print("| backend | products | workers | fields | API p50 ms | API p95 ms | API req/s | direct p50 ms "
+          "| direct p95 ms | direct req/s | p95 API/direct | mean matches |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        d, a = r["direct"], r["api"]
-        print(f"| {r['backend']} | {r['n']:,} | {d['p50']:.1f} | {d['p95']:.1f} | {d['rps']:.0f} | {a['p50']:.1f} | "
-              f"{a['p95']:.1f} | {a['rps']:.0f} | {a['p95'] / d['p95']:.1f}x | {a['mean_matches']:.1f} |")
+        d = r["direct"]
+        for key, a in r["api"].items():
+            workers, fields = key.split("/")
+            print(f"| {r['backend']} | {r['n']:,} | {workers} | {fields} | {a['p50']:.1f} | {a['p95']:.1f} | "
+                  f"{a['rps']:.0f} | {d['p50']:.1f} | {d['p95']:.1f} | {d['rps']:.0f} | {a['p95'] / d['p95']:.1f}x | "
+                  f"{a['mean_matches']:.1f} |")
 
 
 if __name__ == "__main__":
