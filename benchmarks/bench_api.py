@@ -216,11 +216,20 @@ def api_load(name: str, home: Path, url: str, token: str, workers: int,
     conns: dict[int, http.client.HTTPConnection] = {}
 
     def call(k: int, params: dict[str, Any], fields: str = "full") -> int:
+        path = "/api/products?" + urlencode({**params, "fields": fields})
         conn = conns.get(k)
-        if conn is None:
+        try:
+            if conn is None:
+                raise ConnectionError
+            conn.request("GET", path, headers=headers)
+            resp = conn.getresponse()
+        except (ConnectionError, http.client.RemoteDisconnected):
+            # a connection idle past the server's keep-alive time was closed: reconnect, as browsers do
+            if conn is not None:
+                conn.close()
             conn = conns[k] = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        conn.request("GET", "/api/products?" + urlencode({**params, "fields": fields}), headers=headers)
-        resp = conn.getresponse()
+            conn.request("GET", path, headers=headers)
+            resp = conn.getresponse()
         body = resp.read()
         if resp.status != 200:
             raise RuntimeError(f"HTTP {resp.status}: {body[:200]!r}")

@@ -53,7 +53,10 @@ class HostThread:
 
 
 def installation_held(settings: Settings) -> bool:
-    """Whether a daemon (``viq daemon`` or the runner of a ``viq serve`` process) holds ``HOME/daemon.lock``."""
+    """Whether a daemon (``viq daemon`` or the runner of a ``viq serve`` process) holds ``HOME/daemon.lock``.
+
+    The probe takes and drops the lock at once; a daemon starting in that microsecond would be told another
+    one runs (and can be started again). It spares stand-by workers opening a host every retry."""
     settings.ensure_dirs()
     with (settings.home / "daemon.lock").open("a+", encoding="utf-8") as fh:
         try:
