@@ -57,9 +57,16 @@ queue_instance_ok() { # the execd has reported in: the queue instance is not in 
     END { exit !(found && !bad) }'
 }
 
+qmaster_settled() { qmaster_answers || ! qmaster_up; }
+
 start_qmaster() {
   mkdir -p /var/run/gridengine
   chown sgeadmin:sgeadmin /var/run/gridengine
+  if qmaster_up && ! qmaster_answers; then
+    # after qconf -km the qmaster takes 5-10 s (much longer on a loaded machine) to exit: let it finish first
+    say "qmaster (pid $(cat "$QMASTER_PIDFILE")) does not answer; waiting until it answers or exits"
+    poll 180 "the qmaster to answer or exit" qmaster_settled
+  fi
   if qmaster_up; then
     say "qmaster already running (pid $(cat "$QMASTER_PIDFILE"))"
   else
@@ -270,7 +277,7 @@ case "${1:-}" in
     need_root start
     host_names
     qmaster_was_up=0
-    qmaster_up && qmaster_was_up=1
+    qmaster_answers && qmaster_was_up=1
     start_qmaster
     if [ "$qmaster_was_up" = 0 ] && execd_up; then
       # SGE 8.1.9: an execd that outlived its qmaster never re-sends the exit reports of jobs that ended during
