@@ -1,18 +1,27 @@
-"""Throughput of the Grid Engine executor: N no-op jobs through the host's DrmaaExecutor vs a bare drmaa loop.
+"""Throughput of the Grid Engine executor: N no-op jobs through the host's DrmaaExecutor vs a bare drmaa loop,
+and the recovery time of a restarted host with M jobs in flight.
 
-    eval "$(scripts/services/sge.sh env)"; uv run python benchmarks/bench_drmaa.py [--jobs 50]
+    eval "$(scripts/services/sge.sh env)"; uv run python benchmarks/bench_drmaa.py [--jobs 200] [--recover 500]
 
 Baselines measured in the same run: a bare ``drmaa`` ``runJob`` loop + ``wait`` for the same command
 (``/bin/true``), and the local executor (subprocesses, ``max_parallel`` = queue slots). Also timed: the
 reconciliation look-up of all N finished attempts by job name (one ``qstat`` + one ``qacct`` pass) as a restarted
 host would do it. Threads pinned to 1.
+
+Recovery (``--recover M``, 0 skips it): M jobs of a no-op processor are stored as a daemon stores them (job
+RUNNING, attempt SUBMITTED with its Grid Engine id) and submitted *on hold* (``hqw``: they stay in flight without
+taking slots) by a DRMAA session that then ends, as a killed daemon would. The timed part is a restarted host:
+job service + DRMAA session + :func:`viq_host.reconcile.reconcile` until every attempt is settled (all M must be
+adopted, none requeued or failed). The held jobs are then deleted with ``qdel``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -22,13 +31,106 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
 from viq_host.config import Settings
 from viq_host.executors.base import TaskSpec, TaskState
-from viq_host.executors.drmaa import DrmaaExecutor, load_drmaa
+from viq_host.executors.drmaa import DrmaaExecutor, job_name, load_drmaa, native_specification
 from viq_host.executors.local import LocalExecutor
+from viq_host.jobs.store import AttemptState, JobState
+from viq_host.plugins import Plugins, load_plugins
+from viq_host.reconcile import reconcile
+from viq_host.service import JobService
+from viq_host.testing.factories import make_job_order
+from viq_interfaces import OutputPort, Processor, ProcessorDeclaration, ProcessorResult, RunContext, hookimpl
 from viq_interfaces.declaration import Resources
 
 COMMAND = ("/bin/true",)
+SUBMIT_TARGET = 1.2
+"""Target of the submission ratio executor / bare loop."""
+STALL = 0.1
+"""A single submission slower than this (s) is a qmaster stall (≈1 s, now and then, whoever submits)."""
+PER_JOB: dict[str, list[float]] = {"bare": [], "equivalent": [], "DrmaaExecutor": [], "LocalExecutor": []}
+
+
+class _NoopParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Noop(Processor):
+    """The recovery benchmark's processor (never run: its jobs stay on hold)."""
+
+    declaration: ClassVar[ProcessorDeclaration] = ProcessorDeclaration(
+        name="bench-noop",
+        version="01.00",
+        description="No-op processor of the DRMAA recovery benchmark.",
+        outputs=(OutputPort(name="report", product_type="VIQ_TSTREP", format="TXT", description="Nothing."),),
+    )
+    Parameters: ClassVar[type[BaseModel]] = _NoopParams
+
+    def run(self, ctx: RunContext[BaseModel]) -> ProcessorResult:
+        raise NotImplementedError
+
+
+class _Plugin:
+    @hookimpl
+    def viq_add_processors(self, registry: object) -> None:
+        registry.add(_Noop)  # type: ignore[attr-defined]
+
+
+def in_flight(m: int, settings: Settings, plugins: Plugins) -> tuple[list[str], float]:
+    """Store m jobs with a SUBMITTED attempt each, their Grid Engine jobs on hold; (DRM ids, submit s)."""
+    order = make_job_order(_Noop, settings.home / "data" / "noop.xml")
+    drmaa = load_drmaa()
+    with JobService(settings, plugins=plugins) as service:
+        store = service.jobs
+        attempts = []
+        for _ in range(m):
+            job_id = service.submit(order)
+            attempts.append(store.create_attempt(job_id, executor="drmaa", work_root=settings.work_dir))
+            store.transition_job(job_id, JobState.RUNNING, "attempt 1")
+        session = drmaa.Session()
+        session.initialize()
+        try:
+            jt = session.createJobTemplate()
+            jt.remoteCommand = COMMAND[0]
+            jt.outputPath = ":/dev/null"
+            jt.errorPath = ":/dev/null"
+            jt.jobSubmissionState = drmaa.JobSubmissionState.HOLD_STATE
+            ids: list[str] = []
+            start = time.perf_counter()
+            for attempt in attempts:
+                jt.jobName = job_name(attempt.id)
+                ids.append(str(session.runJob(jt)))
+            submitted = time.perf_counter() - start
+            for attempt, drm_id in zip(attempts, ids, strict=True):
+                store.transition_attempt(attempt.id, AttemptState.SUBMITTED, "submitted", external_id=drm_id)
+            session.deleteJobTemplate(jt)
+        finally:
+            session.exit()  # the "daemon" is gone; the held jobs stay in the qmaster
+    return ids, submitted
+
+
+def recover(settings: Settings, plugins: Plugins, m: int) -> tuple[float, float]:
+    """A restarted host reconciles the m in-flight attempts; (restart-to-settled s, reconcile() s)."""
+    start = time.perf_counter()
+    service = JobService(settings, plugins=plugins, executor=DrmaaExecutor(settings))
+    try:
+        report = reconcile(service)
+        total = time.perf_counter() - start
+        assert len(report.watching) == m and report.total == m, report
+    finally:
+        service._active.clear()  # the held jobs are deleted below, not failed one by one
+        service.close()
+    return total, report.seconds
+
+
+def qdel(ids: list[str]) -> None:
+    """Delete jobs by id, 100 per qdel call."""
+    for i in range(0, len(ids), 100):
+        subprocess.run(["qdel", *ids[i : i + 100]], capture_output=True, check=False)
 
 
 def bare(n: int, work: Path) -> tuple[float, float]:
@@ -44,7 +146,11 @@ def bare(n: int, work: Path) -> tuple[float, float]:
         jt.errorPath = f":{work}/"
         jt.jobName = "bench-bare"
         start = time.perf_counter()
-        ids = [session.runJob(jt) for _ in range(n)]
+        ids = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            ids.append(session.runJob(jt))
+            PER_JOB["bare"].append(time.perf_counter() - t0)
         submitted = time.perf_counter() - start
         for _ in ids:
             session.wait(drmaa.Session.JOB_IDS_SESSION_ANY, drmaa.Session.TIMEOUT_WAIT_FOREVER)
@@ -53,6 +159,38 @@ def bare(n: int, work: Path) -> tuple[float, float]:
     finally:
         session.exit()
     return submitted, total
+
+
+def bare_equivalent(tasks: list[TaskSpec], settings: Settings) -> float:
+    """Submission only, plain drmaa session, jobs with the executor's attributes (name, work dir, per-job output
+    paths, environment, ``-l h_rt``), submitted on hold and deleted after; submit s."""
+    drmaa = load_drmaa()
+    session = drmaa.Session()
+    session.initialize()
+    ids: list[str] = []
+    try:
+        jt = session.createJobTemplate()
+        jt.remoteCommand = COMMAND[0]
+        jt.jobSubmissionState = drmaa.JobSubmissionState.HOLD_STATE
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG") or k.startswith(("VIQ_", "SGE_"))}
+        jt.jobEnvironment = {**env, "VIQ_HOME": str(settings.home)}
+        jt.nativeSpecification = native_specification(tasks[0].resources)
+        start = time.perf_counter()
+        for spec in tasks:
+            spec.work_dir.mkdir(parents=True, exist_ok=True)
+            jt.jobName = job_name(spec.attempt_id)
+            jt.workingDirectory = str(spec.work_dir)
+            jt.outputPath = f":{spec.stdout}"
+            jt.errorPath = f":{spec.stderr}"
+            t0 = time.perf_counter()
+            ids.append(str(session.runJob(jt)))
+            PER_JOB["equivalent"].append(time.perf_counter() - t0)
+        submitted = time.perf_counter() - start
+        session.deleteJobTemplate(jt)
+    finally:
+        session.exit()
+        qdel(ids)
+    return submitted
 
 
 def specs(n: int, work: Path) -> list[TaskSpec]:
@@ -72,8 +210,11 @@ def specs(n: int, work: Path) -> list[TaskSpec]:
 def through(executor: DrmaaExecutor | LocalExecutor, tasks: list[TaskSpec]) -> tuple[float, float]:
     """Submit every task through an executor and collect every outcome; (submit s, total s)."""
     start = time.perf_counter()
+    key = type(executor).__name__
     for spec in tasks:
+        t0 = time.perf_counter()
         executor.submit(spec)
+        PER_JOB[key].append(time.perf_counter() - t0)
     submitted = time.perf_counter() - start
     left = {t.attempt_id for t in tasks}
     while left:
@@ -95,7 +236,8 @@ def slots() -> int:
 def main() -> None:
     """Run the three measurements and print a table."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--jobs", type=int, default=50)
+    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--recover", type=int, default=500, help="in-flight jobs for the recovery run (0: skip)")
     args = parser.parse_args()
     n = args.jobs
     with tempfile.TemporaryDirectory(prefix="bench-drmaa-") as tmp:
@@ -103,6 +245,7 @@ def main() -> None:
         (root / "bare").mkdir()
         settings = Settings(home=root / "home", max_parallel=slots())
         b_sub, b_tot = bare(n, root / "bare")
+        q_sub = bare_equivalent(specs(n, root / "bare-eq"), settings)
         with DrmaaExecutor(settings) as ex:
             tasks = specs(n, root / "drmaa")
             e_sub, e_tot = through(ex, tasks)
@@ -114,6 +257,16 @@ def main() -> None:
         local = LocalExecutor(settings)
         l_sub, l_tot = through(local, specs(n, root / "local"))
         local.close()
+        m = args.recover
+        if m:
+            rec_settings = Settings(home=root / "recover-home")
+            rec_settings.ensure_dirs()
+            plugins = load_plugins([_Plugin()], entry_points_enabled=False)
+            ids, held_submit = in_flight(m, rec_settings, plugins)
+            try:
+                rec_total, rec_reconcile = recover(rec_settings, plugins, m)
+            finally:
+                qdel(ids)
     print(f"{n} jobs of {' '.join(COMMAND)}, queue slots = local max_parallel = {settings.max_parallel}")
     print("| | submit s | ms/job | all done s | jobs/s |")
     print("|---|---|---|---|---|")
@@ -124,7 +277,28 @@ def main() -> None:
     ):
         print(f"| {name} | {sub:.3f} | {1000 * sub / n:.2f} | {tot:.2f} | {n / tot:.1f} |")
     print(f"| ratio executor/bare | {e_sub / b_sub:.2f} | | {e_tot / b_tot:.2f} | |")
+    print(f"| bare loop, executor's job attributes, on hold | {q_sub:.3f} | {1000 * q_sub / n:.2f} | | |")
+    print(f"| ratio executor/bare with the same attributes | {e_sub / q_sub:.2f} | | | |")
     print(f"reconcile look-up of {n} finished attempts (qstat + qacct by name, outcomes): {look:.2f} s")
+    for key, times in PER_JOB.items():
+        if times:
+            calm = [t for t in times if t < STALL]
+            print(f"  {key}: median {1000 * statistics.median(times):.2f} ms/job, {len(times) - len(calm)} stall(s) "
+                  f"> {STALL} s, total without stalls {sum(calm):.3f} s")
+    calm_ratio = sum(t for t in PER_JOB["DrmaaExecutor"] if t < STALL) / sum(t for t in PER_JOB["bare"] if t < STALL)
+    med_ratio = statistics.median(PER_JOB["DrmaaExecutor"]) / statistics.median(PER_JOB["bare"])
+    print(f"ratio executor/bare without stalls: {calm_ratio:.2f}; of the medians: {med_ratio:.2f}")
+    ratio = e_sub / b_sub
+    verdict = "met" if ratio <= SUBMIT_TARGET else "NOT met"
+    print(f"submission ratio executor/bare for {n} jobs: {ratio:.2f} (target <= {SUBMIT_TARGET}: {verdict})")
+    if args.recover:
+        print(
+            f"recovery of {args.recover} in-flight (held) jobs: restart to all settled {rec_total:.2f} s, of which "
+            f"reconcile() {rec_reconcile:.2f} s ({1000 * rec_reconcile / args.recover:.1f} ms/attempt); "
+            f"held submission by the bare session {held_submit:.2f} s"
+        )
+    if ratio > SUBMIT_TARGET:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

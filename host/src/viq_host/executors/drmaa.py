@@ -298,7 +298,11 @@ class DrmaaExecutor:
     """Seconds a queue instance must stay in state ``u`` before its jobs count as lost with their host: right
     after a qmaster restart every instance is ``u`` until its execd reports in again (within
     ``load_report_time``), and its jobs are then still running or have finished normally."""
+    host_scan_interval: float = 15.0
+    """How often the queue instances are scanned for lost hosts (two ``qstat -xml`` calls; each loads the
+    qmaster, which slows submissions, and a loss is acted on only after ``host_loss_grace`` anyway)."""
     name: str = "drmaa"
+    _last_host_scan: float = field(default=float("-inf"), init=False)
     _unknown_since: dict[str, float] = field(default_factory=dict, init=False)
     _drmaa: Any = field(init=False, repr=False)
     _session: Any = field(init=False, repr=False)
@@ -721,7 +725,9 @@ class DrmaaExecutor:
     def _watch_loop(self) -> None:
         """Poll adopted jobs (not in this session): when one leaves qstat, read its outcome from qacct."""
         while not self._stop.wait(self.watch_interval):
-            self._check_hosts()  # issue 14: jobs on a lost execution host (see executors/hostloss.py)
+            if time.monotonic() - self._last_host_scan >= self.host_scan_interval:
+                self._last_host_scan = time.monotonic()
+                self._check_hosts()  # issue 14: jobs on a lost execution host (see executors/hostloss.py)
             with self._lock:
                 adopted = [j for j in self._jobs.values() if j.adopted]
             if not adopted:
