@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlparse
@@ -98,10 +98,34 @@ class Database:
         with self._lock:
             self._conn.close()
 
+    def _reconnect_if_lost(self) -> None:
+        """Open a new server connection when the previous one was lost (database restarted, host lost)."""
+        if self.dialect != "postgresql" or not self._conn.closed:
+            return
+        import psycopg2
+
+        try:
+            self._conn = psycopg2.connect(self.url, connect_timeout=10)
+        except psycopg2.Error as err:
+            raise GippStoreError(f"cannot reconnect to the GIPP store database: {err}".strip()) from err
+
+    def _drop_if_broken(self, exc: BaseException) -> None:
+        """After a connection-level error, close the connection so the next transaction reconnects."""
+        import psycopg2
+
+        if isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError):
+            with suppress(psycopg2.Error):
+                self._conn.close()
+
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
-        """A write transaction; committed on success, rolled back on any exception."""
+        """A write transaction; committed on success, rolled back on any exception.
+
+        On PostgreSQL a lost connection fails the transaction it happens in (nothing is half-written: the
+        server rolls it back) and the next transaction reconnects.
+        """
         with self._lock:
+            self._reconnect_if_lost()
             if self.dialect == "sqlite":
                 cur = self._conn.cursor()
                 cur.execute("BEGIN IMMEDIATE")
@@ -117,13 +141,19 @@ class Database:
                 try:
                     with self._conn.cursor() as cur:
                         yield Tx(cur, "postgresql")
-                except BaseException:
-                    self._conn.rollback()
+                except BaseException as exc:
+                    self._drop_if_broken(exc)
+                    if not self._conn.closed:
+                        self._conn.rollback()
+                    if isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError):
+                        raise GippStoreError(f"GIPP store database connection lost: {exc}".strip()) from exc
                     raise
                 try:
                     self._conn.commit()
                 except psycopg2.Error as err:
-                    self._conn.rollback()
+                    self._drop_if_broken(err)
+                    if not self._conn.closed:
+                        self._conn.rollback()
                     raise GippStoreError(f"commit failed: {err}".strip()) from err
 
 
