@@ -1,7 +1,7 @@
 """The AUX_REFDE1 header: Earth Explorer XML beside the ``.DBL.DIR``, and its content model for the GIPP store.
 
 Layout (``../shared/reference/venus/FACTS.md`` §1–3, schema ``VE_AUX_REFDE1_ReferenceDemDataLevel1.xsd``):
-``Earth_Explorer_Header`` (namespace ``http://eop-cfi.esa.int/CFI``, ``xsi:type="REFDE1_Header_Type"``) with the
+``Earth_Explorer_Header`` (namespace ``http://eop-cfi.esa.int/CFI``, ``xsi:type="REFDE1_Header_File_Type"``) with the
 fixed header, then ``Variable_Header`` = ``Main_Product_Header`` + ``Specific_Product_Header`` holding
 ``Instance_Id`` (bounding-box corners, version), ``List_of_Applicable_SiteDefinition_Ids``, ``DEM_Information``,
 ``DBL_Organization`` (``List_of_Packaged_DBL_Files``). Our additions: a ``sha256`` attribute on each packaged file
@@ -210,7 +210,7 @@ def header_xml(
 ) -> str:
     """The ``.HDR`` text; ``content`` = the specific header (site list aside)."""
     root = ET.Element("Earth_Explorer_Header", {
-        "xmlns": EE_NS, "xmlns:xsi": XSI_NS, "xsi:type": "REFDE1_Header_Type", "schema_version": SCHEMA_VERSION})
+        "xmlns": EE_NS, "xmlns:xsi": XSI_NS, "xsi:type": "REFDE1_Header_File_Type", "schema_version": SCHEMA_VERSION})
     fh = _el(root, "Fixed_Header")
     _el(fh, "File_Name", name)
     _el(fh, "File_Description", FILE_DESCRIPTION)
