@@ -154,10 +154,9 @@ def test_outord_truth_states_the_rule_the_l1_applies(tmp_path: Path) -> None:
 
 def test_truth_sbpars_name_is_accepted_by_the_host_gipp_store(tmp_path: Path) -> None:
     """The truth IMQ_SBPARS keeps the ICD name VE_<class>_IMQ_SBPARS_<yyyymmddThhmmss>; the host's GIPP store
-    parses it and imports the file as typed content (skipped while the host lacks the IMQ name layouts)."""
-    eexml = pytest.importorskip("viq_host.gipp.eexml")
-    if not hasattr(eexml, "OTHER_LAYOUTS"):
-        pytest.skip("the host GIPP store does not read IMQ name layouts yet")
+    parses it and imports the file as typed content."""
+    from viq_host.gipp import eexml
+
     run = simulate(tmp_path / "sim", acquisition="dark", bands=("B3",), lines=16, pixels=32, seed=2,
                    sensing_time="2019-03-04T05:06:07")
     path = next(g.path for g in run.gipps if g.gipp_type == "IMQ_SBPARS")
