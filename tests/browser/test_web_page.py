@@ -8,10 +8,10 @@ import time
 from typing import Any
 
 import numpy as np
-from conftest import Server
 from playwright.sync_api import expect
 
 from viq_api_procs import ScaleImage
+from viq_browser_testlib import Server
 from viq_host.testing.factories import make_job_order, write_geotiff
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from affine import Affine
-from conftest import DEMCOMPARE, make_context, write_tile
 
+from viq_dem_testlib import DEMCOMPARE, make_context, write_tile
 from viq_interfaces import InputProduct
 from viq_proc_dem.dem_compare import DemCompareProcessor
 from viq_proc_dem.errors import AllVoidError

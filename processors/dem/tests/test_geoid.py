@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pyproj
 import pytest
-from conftest import VENTOUX
 
+from viq_dem_testlib import VENTOUX
 from viq_proc_dem.geoid import GeoidGrid, read_gtx, to_ellipsoid, write_gtx
 
 

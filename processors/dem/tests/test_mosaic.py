@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-from conftest import LANDSAT
 
+from viq_dem_testlib import LANDSAT
 from viq_proc_dem.mosaic import Layer, empty_mosaic, mosaic_layers, paste, union_grid
 from viq_proc_dem.rasterio_io import crs_equivalent
 

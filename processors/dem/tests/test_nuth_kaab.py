@@ -7,8 +7,8 @@ import csv
 import numpy as np
 import pytest
 import rasterio
-from conftest import DEMCOMPARE
 
+from viq_dem_testlib import DEMCOMPARE
 from viq_proc_dem import stats
 from viq_proc_dem.errors import CoregistrationError
 from viq_proc_dem.nuth_kaab import coregister, shift_bilinear

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from conftest import make_context
 
+from viq_dem_testlib import make_context
 from viq_interfaces import InputProduct
 from viq_proc_dem import refde1
 from viq_proc_dem.reference_dem import ReferenceDemProcessor

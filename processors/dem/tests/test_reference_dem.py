@@ -12,8 +12,8 @@ import numpy as np
 import pyproj
 import pytest
 import rasterio
-from conftest import VENTOUX, make_context, terrain, write_tile
 
+from viq_dem_testlib import VENTOUX, make_context, terrain, write_tile
 from viq_interfaces import InputProduct, ProcessorResult, RunStatus
 from viq_interfaces.errors import MissingInputError, ParameterError
 from viq_proc_dem.errors import AllVoidError, CoverageError, DemInputError, SiteError

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-from conftest import make_context
 
+from viq_dem_testlib import make_context
 from viq_interfaces import InputProduct, RunStatus
 from viq_interfaces.errors import MissingInputError
 from viq_proc_dem.stats import nmad

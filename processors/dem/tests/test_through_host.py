@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from affine import Affine
-from conftest import terrain, write_tile
+
+from viq_dem_testlib import terrain, write_tile
 
 harness = pytest.importorskip("viq_host.testing.harness")
 

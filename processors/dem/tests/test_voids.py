@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-from conftest import VENTOUX
 
+from viq_dem_testlib import VENTOUX
 from viq_proc_dem.errors import AllVoidError
 from viq_proc_dem.voids import FROM_SECONDARY, INTERPOLATED, ORIGINAL, fill_voids, find_voids, laplace_fill
 

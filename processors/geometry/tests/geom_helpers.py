@@ -11,6 +11,7 @@ import rasterio
 from affine import Affine
 from pydantic import BaseModel
 
+from viq_host.testing.context import ListLogger
 from viq_interfaces import InputProduct, RunContext
 
 F64 = npt.NDArray[np.float64]
@@ -60,28 +61,6 @@ def write_tif(path: Path, data: npt.NDArray[Any], x0: float = 600000.0, y0: floa
     with rasterio.open(path, "w", **prof) as dst:
         dst.write(arr, 1)
     return path
-
-
-class ListLogger:
-    """A ProcessorLogger keeping the messages."""
-
-    def __init__(self) -> None:
-        self.lines: list[tuple[str, str]] = []
-
-    def debug(self, message: str) -> None:
-        self.lines.append(("D", message))
-
-    def info(self, message: str) -> None:
-        self.lines.append(("I", message))
-
-    def progress(self, percent: float, message: str = "") -> None:
-        self.lines.append(("P", f"{percent:.0f} {message}"))
-
-    def warning(self, message: str) -> None:
-        self.lines.append(("W", message))
-
-    def error(self, message: str) -> None:
-        self.lines.append(("E", message))
 
 
 def make_ctx(processor: Any, tmp: Path, inputs: dict[str, list[tuple[Path, str]]], **params: Any) -> RunContext[Any]:

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import in_force, make_ctx
 
 from viq_interfaces import ExitCode, exit_code_for
 from viq_proc_radiometry.errors import BadInputError
 from viq_proc_radiometry.processors import DarkSignal
 from viq_proc_simulator import SimulationRun, simulate
+from viq_rad_testlib import in_force, make_ctx
 from viq_venus import default_config
 from viq_venus.gipp import read_gipp
 from viq_venus.radiometry import pixel_maps

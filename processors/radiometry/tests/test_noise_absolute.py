@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import in_force, make_ctx
 
 from viq_interfaces import ExitCode, exit_code_for
 from viq_proc_radiometry.absolute import estimate_gain
@@ -16,6 +15,7 @@ from viq_proc_radiometry.errors import BadInputError
 from viq_proc_radiometry.processors import AbsoluteCalibration, NoiseModel
 from viq_proc_radiometry.spectral import VENUS_TO_S2, sbaf
 from viq_proc_simulator import SimulationRun, simulate
+from viq_rad_testlib import in_force, make_ctx
 from viq_venus import default_config
 from viq_venus.gipp import read_gipp
 from viq_venus.radiometry import absolute_gain, noise_coefficients, pixel_maps, two_slope
