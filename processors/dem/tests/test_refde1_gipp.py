@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 
+import viq_host.gipp as gipp
+import viq_host.plugins as plugins_mod
 from viq_dem_testlib import make_context
 from viq_interfaces import InputProduct
 from viq_proc_dem import refde1
 from viq_proc_dem.reference_dem import ReferenceDemProcessor
-
-gipp = pytest.importorskip("viq_host.gipp")
-plugins_mod = pytest.importorskip("viq_host.plugins")
 
 SITE = "POLYGON((5.21 44.21,5.38 44.21,5.38 44.37,5.21 44.37,5.21 44.21))"
 

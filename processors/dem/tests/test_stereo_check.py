@@ -11,15 +11,14 @@ import pytest
 import rasterio
 from affine import Affine
 
+import viq_proc_simulator as sim
 from viq_dem_testlib import make_context
 from viq_interfaces import InputProduct, RunStatus
 from viq_interfaces.errors import MissingInputError
 from viq_proc_dem.stats import nmad
 from viq_proc_dem.stereo_check import StereoCheckProcessor, StereoError
-
-sim = pytest.importorskip("viq_proc_simulator")
-from viq_venus import geometry  # noqa: E402
-from viq_venus.config import default_config  # noqa: E402
+from viq_venus import geometry
+from viq_venus.config import default_config
 
 N = 256
 CFG = default_config(attitude={"jitter": (), "jitter_n_components": 0})

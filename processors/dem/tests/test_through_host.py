@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 from affine import Affine
 
 from viq_dem_testlib import terrain, write_tile
-
-harness = pytest.importorskip("viq_host.testing.harness")
+from viq_host.testing import harness
 
 
 def test_dem_compare_through_the_host(tmp_path: Path) -> None:

@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 
+import viq_proc_simulator as simulator
+import viq_venus.config as venus_config
+import viq_venus.mtf as venus_mtf
 from viq_interfaces import InputProduct, RunContext
 from viq_proc_iq.processor import MtfParameters, SlantedEdgeMtf
-
-simulator = pytest.importorskip("viq_proc_simulator")
-venus_config = pytest.importorskip("viq_venus.config")
-venus_mtf = pytest.importorskip("viq_venus.mtf")
 
 
 class _Log:
@@ -83,7 +82,8 @@ def test_recovers_simulator_mtf_at_nyquist(tmp_path: Path, direction: str, seed:
 
 def test_through_the_real_host(tmp_path: Path) -> None:
     """The processor runs as a job through the host (job order, worker subprocess, result.json, measurements)."""
-    harness = pytest.importorskip("viq_host.testing.harness")
+    from viq_host.testing import harness
+
     run = _simulate_edge(tmp_path / "sim", "across", 3)
     image = run.of_type("VSC_L1VALD")[0].band_files["B4"]
     outcome = harness.run_processor(

@@ -94,7 +94,8 @@ def test_declaration_is_valid() -> None:
 
 def test_runs_through_the_real_host(tmp_path: Path) -> None:
     """venus-simulator runs through the host harness (job order → worker → result) and declares its outputs."""
-    harness = pytest.importorskip("viq_host.testing.harness")
+    from viq_host.testing import harness
+
     outcome = harness.run_processor("venus-simulator", params={"acquisition": "flat", "bands": ["B4"], "lines": 32,
                                                                "pixels": 32, "levels": [40.0, 90.0]},
                                     tmp_path=tmp_path)
