@@ -78,6 +78,8 @@ class StepResult:
     seconds: float = 0.0
     outputs: tuple[OutputProduct, ...] = ()
     measurements: dict[str, float] = field(default_factory=dict)
+    measurement_names: frozenset[str] = frozenset()
+    """Names (not flat keys) of the measurements, for the performance report."""
 
     @property
     def ok(self) -> bool:
@@ -299,6 +301,7 @@ class Demo:
         if status.result is not None:
             pending.outputs = status.result.outputs
             pending.measurements = {m.key: m.value for m in status.result.measurements}
+            pending.measurement_names = frozenset(m.name for m in status.result.measurements)
 
     def execute(self, plan: Sequence[Step]) -> DemoRun:
         """Run the plan in waves: every step whose inputs are ready is submitted, then the wave runs."""

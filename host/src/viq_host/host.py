@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from viq_host.catalog import Catalog, NewProduct, open_catalog
+from viq_host.catalog import Catalog, NewProduct, ProductRecord, open_catalog
 from viq_host.config import Settings, load_settings
 from viq_host.gipp.resolver import make_gipp_resolver
 from viq_host.gipp.store import GippStore, open_gipp_store
@@ -31,13 +31,13 @@ class CatalogIngest:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
 
-    def input_ids(self, validated: ValidatedJob) -> list[int]:
-        """Catalog ids of the run's inputs; inputs not yet catalogued are catalogued first (as external)."""
-        ids: list[int] = []
+    def input_records(self, validated: ValidatedJob) -> list[ProductRecord]:
+        """Catalog rows of the run's inputs; inputs not yet catalogued are catalogued first (as external)."""
+        records: list[ProductRecord] = []
         for items in validated.inputs.values():
             for item in items:
                 if item.product_id is not None:
-                    ids.append(item.product_id)
+                    records.append(self.catalog.get(item.product_id))
                     continue
                 found = self.catalog.find_by_path(item.path)
                 if found is None and item.path.is_file():
@@ -46,8 +46,8 @@ class CatalogIngest:
                         NewProduct(product_type=item.product_type, path=str(item.path), metadata=meta)
                     )
                 if found is not None:
-                    ids.append(found.id)
-        return ids
+                    records.append(found)
+        return records
 
     def __call__(
         self, job: JobRecord, attempt: AttemptRecord, validated: ValidatedJob, result: ProcessorResult
@@ -58,8 +58,7 @@ class CatalogIngest:
             for items in validated.gipps.values()
             for g in items
         }
-        input_ids = self.input_ids(validated)
-        inputs = [self.catalog.get(i) for i in input_ids]
+        inputs = self.input_records(validated)
         # a measurement belongs to the time the instrument saw the scene: the job's window, else the outputs',
         # else the inputs' sensing time; the processing time only when nothing says better
         starts = [o.sensing_start for o in result.outputs if o.sensing_start is not None]
@@ -77,7 +76,7 @@ class CatalogIngest:
             attempt_id=attempt.id,
             processor=job.processor,
             processor_version=job.version,
-            input_ids=input_ids,
+            input_ids=[p.id for p in inputs],
             gipp_versions=gipp_versions,
             base_dir=Path(attempt.work_dir),
             measurements=result.measurements,

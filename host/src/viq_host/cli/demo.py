@@ -21,7 +21,6 @@ from viq_host.monitoring.report import PerformanceReport
 from viq_host.monitoring.sources import catalog_points, gipp_changes
 from viq_host.monitoring.specs import load_specs
 from viq_interfaces.exitcodes import ExitCode
-from viq_interfaces.result import Measurement
 
 
 def _runner(host: Host, job_ids: list[str]) -> None:
@@ -46,8 +45,7 @@ def _write_outputs(host: Host, run: DemoRun, out: Path) -> list[Path]:
 
 
 def _reports(host: Host, run: DemoRun, out: Path) -> list[Path]:
-    names = sorted({m.name for r in run.steps for m in _raw_measurements(host, r.job_id)
-                    if not m.name.startswith("truth_")})
+    names = sorted({n for r in run.steps for n in r.measurement_names if not n.startswith("truth_")})
     perf = PerformanceReport(
         catalog_points(host.catalog, names),
         load_specs(host.settings.home),
@@ -70,13 +68,6 @@ def _reports(host: Host, run: DemoRun, out: Path) -> list[Path]:
     report = out / "report.html"
     report.write_text(page, encoding="utf-8")
     return [report, *paths]
-
-
-def _raw_measurements(host: Host, job_id: str | None) -> list[Measurement]:
-    if job_id is None:
-        return []
-    result = host.service.status(job_id).result
-    return list(result.measurements) if result else []
 
 
 def register(app: typer.Typer) -> None:

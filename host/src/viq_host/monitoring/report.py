@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -79,9 +80,13 @@ class PerformanceReport:
     stop: datetime | None = None
     title: str = "VENµS instrument performance"
 
-    def alerts(self) -> list[Alert]:
-        """Alerts over the report's points."""
+    @cached_property
+    def _alerts(self) -> list[Alert]:
         return evaluate(self.points, self.specs)
+
+    def alerts(self) -> list[Alert]:
+        """Alerts over the report's points (evaluated once; the HTML and the PDF share them)."""
+        return self._alerts
 
     def names(self) -> list[str]:
         """Measurement names present, sorted."""
