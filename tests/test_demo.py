@@ -60,3 +60,45 @@ def test_small_campaign_promotes_a_dark_candidate_with_its_evidence(tmp_path: Pa
         assert len(candidates) == 1
         parents = {host.catalog.get(e.input_id).product_type for e in host.catalog.lineage(candidates[0].id, "up")}
         assert "VSC_RAWDAT" in parents
+
+
+def test_without_reference_data_the_dem_steps_run_on_simulated_terrain(tmp_path: Path) -> None:
+    """No shared data: the DEM steps fall back to the simulator's terrain, keep their keys, and dem-compare
+    recovers the shift the simulator injected into the secondary DEM (Nuth & Kääb: 0.05 px, 0.05 m)."""
+    from viq_host.demo import SIM_DEM_SHIFT, default_plan
+
+    plan = {s.key: s for s in default_plan(128)}
+    chosen = [plan["sim-terrain"], plan["refdem"], plan["demcmp"]]
+    settings = harness_settings(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        host = open_host(settings)
+    with host:
+        demo = Demo(host, tmp_path / "out", shared_data=None)
+        run = demo.execute(chosen)
+        states = {r.step.key: r.state for r in run.steps}
+        assert states == {"sim-terrain": "SUCCEEDED", "refdem": "SUCCEEDED", "demcmp": "SUCCEEDED"}
+        cmp_ = run.result("demcmp")
+        assert cmp_ is not None and cmp_.step is plan["demcmp"].fallback
+        dx, dy, dz = SIM_DEM_SHIFT
+        m = cmp_.measurements
+        assert abs(m["dx_px"] - dx) < 0.05 and abs(m["dy_px"] - dy) < 0.05 and abs(m["dz_m"] - dz) < 0.05
+        refdem = run.result("refdem")
+        assert refdem is not None and any(o.product_type == "AUX_REFDE1" for o in refdem.outputs)
+        assert refdem.measurements["void_fraction"] == 0.0
+
+
+def test_a_step_and_its_fallback_both_without_inputs_are_skipped_with_both_reasons(tmp_path: Path) -> None:
+    """When neither a step nor its fallback finds its inputs, the step is skipped and the reason names both."""
+    settings = harness_settings(tmp_path)
+    plan = [Step("x", "dark-signal", "x", inputs={"dark": [From("nowhere", "raw")]},
+                 fallback=Step("x", "dark-signal", "x too", inputs={"dark": [From("nowhere", "other")]})),
+            Step("nowhere", "no-such-processor", "absent")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        host = open_host(settings)
+    with host:
+        run = Demo(host, tmp_path / "out", shared_data=None).execute(plan)
+        res = run.result("x")
+        assert res is not None and res.state == "skipped"
+        assert "nowhere.raw" in res.reason and "instead" in res.reason and "nowhere.other" in res.reason

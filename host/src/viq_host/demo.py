@@ -19,6 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import shapely
+import shapely.affinity
+
 from viq_host.host import Host
 from viq_host.jobs.build import build_job_order
 from viq_host.jobs.store import JobState
@@ -49,6 +52,15 @@ class Shared:
 
 
 @dataclass(frozen=True)
+class FootprintOf:
+    """A parameter value: the footprint (WKT) of an earlier step's output, scaled about its centroid."""
+
+    step: str
+    port: str
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
 class Step:
     """One processor run of the plan."""
 
@@ -64,6 +76,14 @@ class Step:
     """With ``fan_out``: ports whose files are matched to each fanned-out file by file-name stem."""
     candidates: bool | str = True
     """Import this step's GIPP outputs as candidates (``"last"``: only those of its last fanned-out job)."""
+    fallback: Step | None = None
+    """Run this step instead (same key in the results) when this one's inputs cannot be found."""
+
+    def needs(self) -> set[str]:
+        """Keys of the earlier steps this step (or its fallback) takes inputs or parameters from."""
+        keys = {r.step for refs in self.inputs.values() for r in refs if isinstance(r, From)}
+        keys |= {v.step for v in self.params.values() if isinstance(v, FootprintOf)}
+        return keys | (self.fallback.needs() if self.fallback is not None else set())
 
 
 @dataclass
@@ -88,6 +108,8 @@ class StepResult:
 
 
 BANDS = ("B3", "B7", "B11")
+SIM_DEM_SHIFT = (1.3, -2.2, 1.5)
+"""Shift of the simulated secondary DEM (dx px, dy px, dz m) that the demo's dem-compare must recover."""
 TDI = 8
 
 
@@ -109,6 +131,10 @@ def default_plan(size: int = 256) -> list[Step]:
              {**common, "acquisition": "campaign", "campaign_acquisition": "desert", "lines": size // 2,
               "campaign_dates": 6, "campaign_interval_days": 120.0, "campaign_site_count": 1,
               "products": ["raw"], "truth_gipps": False, "seed": 15}),
+        Step("sim-terrain", "venus-simulator",
+             "Simulate a terrain acquisition (B5/B6 parallax), its DEM and a copy of the DEM shifted by a known amount",
+             {**common, "bands": ["B5", "B6"], "acquisition": "terrain", "lines": size, "products": ["l1"],
+              "truth_gipps": False, "relief_m": 300.0, "dem_secondary_shift": list(SIM_DEM_SHIFT), "seed": 16}),
         Step("dark", "dark-signal", "Dark signal → GIP_DARKCU candidate",
              inputs={"dark": [From("sim-dark", "raw")]}),
         Step("relsen", "relative-sensitivity", "Relative sensitivity → GIP_RELSEN / GIP_OUTORD candidates",
@@ -139,10 +165,20 @@ def default_plan(size: int = 256) -> list[Step]:
               "resolution": 90.0, "crs": "EPSG:32631", "slope_aspect": False},
              inputs={"tiles": [Shared("srtm_ventoux_n44e005/N44E005.hgt")],
                      "geoid": [Shared("srtm_ventoux_n44e005/egm96_15.gtx")]},
-             optional_inputs=frozenset({"geoid"})),
+             optional_inputs=frozenset({"geoid"}),
+             fallback=Step("refdem", "reference-dem",
+                           "Reference DEM (AUX_REFDE1) from the simulated terrain (the SRTM tiles are not here)",
+                           {"footprint_wkt": FootprintOf("sim-terrain", "dem", 0.7), "resolution": 10.0,
+                            "crs": "auto", "source_vertical_datum": "ellipsoid", "slope_aspect": False},
+                           inputs={"tiles": [From("sim-terrain", "dem")]})),
         Step("demcmp", "dem-compare", "DEM comparison (Nuth & Kääb) on the SRTM shifted pair",
              inputs={"reference": [Shared("demcompare_srtm_shift/input/srtm_ref.tif")],
-                     "secondary": [Shared("demcompare_srtm_shift/input/srtm_blurred_and_shifted.tif")]}),
+                     "secondary": [Shared("demcompare_srtm_shift/input/srtm_blurred_and_shifted.tif")]},
+             fallback=Step("demcmp", "dem-compare",
+                           "DEM comparison (Nuth & Kääb) of the simulated DEM and its copy shifted by "
+                           f"dx {SIM_DEM_SHIFT[0]} px, dy {SIM_DEM_SHIFT[1]} px, dz {SIM_DEM_SHIFT[2]} m (the truth)",
+                           inputs={"reference": [From("sim-terrain", "dem")],
+                                   "secondary": [From("sim-terrain", "dem_secondary")]})),
     ]
 
 
@@ -268,18 +304,50 @@ class Demo:
             sets.append(one)
         return sets
 
+    def _footprint(self, ref: FootprintOf) -> str | None:
+        wkt = next((o.footprint_wkt for prior in self.run.results(ref.step) if prior.ok for o in prior.outputs
+                    if o.port == ref.port and o.footprint_wkt), None)
+        if wkt is None:
+            return None
+        geom = shapely.from_wkt(wkt)
+        return str(shapely.affinity.scale(geom, ref.scale, ref.scale, origin="centroid").wkt)
+
+    def _params(self, step: Step) -> tuple[dict[str, Any], str]:
+        """The step's parameters with references to earlier outputs resolved, or the reason they cannot be."""
+        params: dict[str, Any] = {}
+        for name, value in step.params.items():
+            if isinstance(value, FootprintOf):
+                wkt = self._footprint(value)
+                if wkt is None:
+                    return {}, f"no footprint for parameter {name!r} (from {value.step}.{value.port})"
+                value = wkt
+            params[name] = value
+        return params, ""
+
+    def _choose(self, step: Step) -> tuple[Step, dict[str, list[Path]], dict[str, Any], str]:
+        """The step, or its fallback when the step's own inputs cannot be found; its inputs and parameters."""
+        inputs, why = self.resolve(step)
+        params, why_params = self._params(step) if not why else ({}, "")
+        why = why or why_params
+        if why and step.fallback is not None:
+            chosen, fb_inputs, fb_params, fb_why = self._choose(step.fallback)
+            if not fb_why:
+                return chosen, fb_inputs, fb_params, ""
+            why = f"{why}; instead: {fb_why}"
+        return step, inputs, params, why
+
     def _submit(self, step: Step) -> list[StepResult]:
+        step, inputs, params, why = self._choose(step)
         try:
             cls = self.host.plugins.processors.get(step.processor)
         except RegistryError as err:
             return [StepResult(step, "skipped", f"processor not installed: {err}")]
-        inputs, why = self.resolve(step)
         if why:
             return [StepResult(step, "skipped", why)]
         decl = cls.declaration
         known_ports = {p.name for p in decl.inputs}
         inputs = {k: v for k, v in inputs.items() if k in known_ports}
-        params = {k: v for k, v in step.params.items() if k in cls.Parameters.model_fields}
+        params = {k: v for k, v in params.items() if k in cls.Parameters.model_fields}
         results = []
         for one in self._split(step, inputs):
             order = build_job_order(decl, inputs=one, params=params)
@@ -307,9 +375,7 @@ class Demo:
         """Run the plan in waves: every step whose inputs are ready is submitted, then the wave runs."""
         remaining = list(plan)
         while remaining:
-            ready = [s for s in remaining if all(
-                isinstance(r, Shared) or self.run.result(r.step) is not None
-                for refs in s.inputs.values() for r in refs)]
+            ready = [s for s in remaining if all(self.run.result(k) is not None for k in s.needs())]
             if not ready:  # inputs refer to unknown steps: report and stop
                 for s in remaining:
                     self.run.steps.append(StepResult(s, "skipped", "inputs refer to steps not in the plan"))

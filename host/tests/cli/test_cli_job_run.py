@@ -60,6 +60,8 @@ def test_run_json_prints_exactly_one_manifest_object(viq: Viq, tmp_path: Path) -
     assert product["port"] == "report" and product["product_type"] == "VIQ_TSTREP"
     placed = Path(product["path"])
     assert placed.parent == out_dir and placed.read_text() == "1234\n"
+    # the files the run wrote beside its declared outputs travel with them
+    assert (out_dir / "report.d" / "inputs.txt").read_text() == "x_VIQ_TSTDAT.bin\n"
 
 
 def test_run_json_reports_a_failed_job_with_its_code(viq: Viq, tmp_path: Path) -> None:

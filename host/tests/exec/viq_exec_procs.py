@@ -71,6 +71,9 @@ class Summer(Processor):
             ctx.logger.progress(100.0 * (k + 1) / params.steps, f"step {k + 1}")
         out = ctx.output_dir / "report.txt"
         out.write_text(f"{total}\n", encoding="utf-8")
+        detail = ctx.output_dir / "report.d" / "inputs.txt"  # a companion file, not an output of its own
+        detail.parent.mkdir()
+        detail.write_text("".join(f"{p.path.name}\n" for p in ctx.all("data")), encoding="utf-8")
         return ProcessorResult(
             outputs=(OutputProduct(port="report", path=Path("report.txt"), product_type="VIQ_TSTREP"),),
             measurements=(

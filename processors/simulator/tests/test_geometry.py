@@ -140,3 +140,40 @@ def test_terrain_parallax_between_b5_and_b6(tmp_path: Path) -> None:
     rms_with = float(np.sqrt(np.mean(with_terrain[inner] ** 2)))
     rms_without = float(np.sqrt(np.mean(without[inner] ** 2)))
     assert rms_with < 0.5 * rms_without, (rms_with, rms_without)
+
+
+def test_secondary_dem_is_the_truth_dem_moved_by_the_declared_shift(tmp_path: Path) -> None:
+    """``dem_secondary_shift``: secondary(col, row) = dem(col + dx, row + dy) − dz, exactly at integer shifts
+    away from the clamped border; the shift is recorded in the truth and both DEMs carry the same georeferencing."""
+    import rasterio
+
+    run = simulate(tmp_path, acquisition="terrain", bands=("B5", "B6"), tdi=8, lines=96, pixels=96,
+                   relief_m=300.0, products=("l1",), truth_gipps=False, seed=7, dem_secondary_shift=(2.0, -3.0, 1.5))
+    truth = run.truth()
+    assert truth["dem_secondary_shift"]["dx_px"] == 2.0 and truth["dem_secondary_shift"]["dz_m"] == 1.5
+    with rasterio.open(tmp_path / truth["files"]["dem_geotiff"]) as a, \
+            rasterio.open(tmp_path / truth["files"]["dem_secondary_geotiff"]) as b:
+        assert (a.crs, a.transform, a.shape) == (b.crs, b.transform, b.shape)
+        dem, sec = a.read(1).astype(np.float64), b.read(1).astype(np.float64)
+    assert float(np.ptp(dem)) > 100.0  # real relief, so a wrong shift could not pass
+    # secondary[r, c] = dem[r - 3, c + 2] - 1.5 where both indices are inside the DEM
+    np.testing.assert_allclose(sec[3:, :-2], dem[:-3, 2:] - 1.5, atol=1e-3)
+    assert float(np.max(np.abs(sec[3:, :-2] - (dem[3:, :-2] - 1.5)))) > 1.0
+
+
+def test_processor_publishes_the_terrain_dems_as_tiles(tmp_path: Path) -> None:
+    """The processor lists the truth DEM (port ``dem``) and its shifted copy (``dem_secondary``) as AUX_DEMTIL
+    products with the site footprint and an ellipsoidal vertical datum; other acquisitions publish none."""
+    from viq_host.testing.harness import run_processor
+
+    params = {"acquisition": "terrain", "bands": ["B5", "B6"], "lines": 64, "pixels": 64, "products": ["l1"],
+              "truth_gipps": False, "relief_m": 200.0, "dem_secondary_shift": [0.5, 0.5, 0.0]}
+    result = run_processor("venus-simulator", params=params, tmp_path=tmp_path / "t").assert_success()
+    dems = {o.port: o for o in result.outputs if o.product_type == "AUX_DEMTIL"}
+    assert set(dems) == {"dem", "dem_secondary"}
+    for o in dems.values():
+        assert o.footprint_wkt and o.metadata["vertical_datum"] == "ellipsoid"
+        assert Path(o.path).is_file()
+    scene = {k: v for k, v in params.items() if k != "dem_secondary_shift"} | {"acquisition": "scene"}
+    plain = run_processor("venus-simulator", params=scene, tmp_path=tmp_path / "s").assert_success()
+    assert not [o for o in plain.outputs if o.product_type == "AUX_DEMTIL"]

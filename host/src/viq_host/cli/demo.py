@@ -14,7 +14,7 @@ from rich.table import Table
 from viq_host.cli._common import err_console, out_console
 from viq_host.cli.job import wait_for
 from viq_host.config import load_settings
-from viq_host.demo import Demo, DemoRun, default_plan
+from viq_host.demo import SHARED_DATA, Demo, DemoRun, default_plan
 from viq_host.host import Host, open_host
 from viq_host.monitoring.campaign import PlanNote, campaign_report
 from viq_host.monitoring.report import PerformanceReport
@@ -78,6 +78,10 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("--out", help="Directory for the report, GIPPs and DEM.")] = Path("demo-out"),
         size: Annotated[int, typer.Option("--size", min=64, max=2048, help="Pixels/lines of the simulated scenes.")]
         = 256,
+        shared_data: Annotated[
+            str, typer.Option("--shared-data", help="Reference data directory (SRTM tiles, DEM pair); 'none' "
+                              "uses simulated terrain instead. Default: ../shared/data beside the checkout.")
+        ] = "",
     ) -> None:
         """Simulate a calibration campaign, run the processors through the host, update GIPPs, write reports."""
         out = out.resolve()
@@ -89,7 +93,9 @@ def register(app: typer.Typer) -> None:
             warnings.simplefilter("ignore")
             host = open_host(settings)
         with host:
-            demo_run = Demo(host, out, progress=lambda m: err_console.print(f"  {m}", markup=False), runner=_runner)
+            shared = SHARED_DATA if not shared_data else None if shared_data == "none" else Path(shared_data)
+            demo_run = Demo(host, out, shared_data=shared, progress=lambda m: err_console.print(f"  {m}", markup=False),
+                            runner=_runner)
             run = demo_run.execute(default_plan(size))
             err_console.print("importing candidate GIPPs with their evidence")
             demo_run.import_candidates()

@@ -62,6 +62,16 @@ def _place(src: Path, output_dir: Path, dest_root: Path) -> Path:
     return dest
 
 
+def _place_tree(output_dir: Path, dest_root: Path) -> None:
+    """Hard-link (or copy) every file the run wrote: a product's companion files (an ``.HDR``'s ``.DBL.DIR``,
+    a truth record's arrays, plots) travel with it."""
+    if not output_dir.is_dir():
+        return
+    for src in sorted(output_dir.rglob("*")):
+        if src.is_file() and not src.is_symlink():
+            _place(src, output_dir, dest_root)
+
+
 def manifest(st: JobStatus, out: Path | None) -> dict[str, Any]:
     """The result manifest of ``viq run``; with ``out`` the outputs are placed there (paths point into it)."""
     job = st.job
@@ -70,6 +80,8 @@ def manifest(st: JobStatus, out: Path | None) -> dict[str, Any]:
     outputs: list[dict[str, Any]] = []
     if result is not None and job.state in (JobState.SUCCEEDED, JobState.WARNING):
         output_dir = Path(attempt.work_dir) / "out" if attempt else Path()
+        if out is not None and attempt is not None:
+            _place_tree(output_dir, out)
         for product in result.outputs:
             path = _place(product.path, output_dir, out) if out is not None else product.path
             outputs.append({"port": product.port, "path": str(path), "product_type": product.product_type})

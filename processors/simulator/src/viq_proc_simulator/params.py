@@ -46,6 +46,12 @@ class SimulatorParameters(BaseModel):
     )
     dem_path: str = Field(default="", description="DEM GeoTIFF for 'terrain' (metres); empty = synthetic fractal.")
     relief_m: float = Field(default=800.0, ge=0.0, description="Relief of the synthetic DEM, m.")
+    dem_secondary_shift: tuple[float, float, float] | None = Field(
+        default=None,
+        description="'terrain': also write a second DEM of the same ground, shifted by (dx, dy) DEM pixels and "
+        "offset by dz m: secondary(col, row) = dem(col + dx, row + dy) - dz, the (dx_px, dy_px, dz_m) that "
+        "dem-compare must recover; None = no second DEM.",
+    )
     edge_angle_deg: float = Field(default=5.0, gt=0.5, lt=45.0, description="Slanted-edge tilt, degrees.")
     edge_direction: Literal["across", "along"] = Field(default="across", description="MTF direction the edge measures.")
     edge_low: float = Field(default=20.0, ge=0.0, description="Dark side radiance of the edge.")

@@ -51,6 +51,12 @@ class VenusSimulator(Processor):
                        file_name_pattern="VE_*_VSC_L1VALD_*.HDR", description="L1-like TOA radiance."),
             OutputPort(name="reference", product_type="AUX_REFIMG", format="XML", min_count=0, max_count=None,
                        file_name_pattern="VE_*_AUX_REFIMG_*.HDR", description="Reference ortho image."),
+            OutputPort(name="dem", product_type="AUX_DEMTIL", format="GTiff", min_count=0, max_count=None,
+                       file_name_pattern="*_TRUTH_DEM.TIF", description="'terrain': the truth DEM (m above the "
+                       "ellipsoid) on the ground grid, a tile for reference-dem and dem-compare."),
+            OutputPort(name="dem_secondary", product_type="AUX_DEMTIL", format="GTiff", min_count=0, max_count=None,
+                       file_name_pattern="*_TRUTH_DEM_SECONDARY.TIF", description="'terrain' with "
+                       "dem_secondary_shift: the same ground shifted by a known (dx, dy, dz)."),
             OutputPort(name="truth", product_type=TRUTH_TYPE, format="JSON", min_count=1, max_count=None,
                        file_name_pattern="*_TRUTH.json", description="Truth sidecar of each acquisition."),
             *(
@@ -93,6 +99,15 @@ class VenusSimulator(Processor):
                 footprint_wkt=match.footprint_wkt if match else None,
                 metadata={"acquisition": truth["acquisition"], "seed": truth["seed"]},
             ))
+            for key, port in (("dem_geotiff", "dem"), ("dem_secondary_geotiff", "dem_secondary")):
+                if key in truth["files"]:
+                    extra = {"shift": truth["dem_secondary_shift"]} if port == "dem_secondary" else {}
+                    outputs.append(OutputProduct(
+                        port=port, path=truth_path.parent / truth["files"][key], product_type="AUX_DEMTIL",
+                        site=truth["site"], sensing_start=match.sensing_start if match else None,
+                        footprint_wkt=match.footprint_wkt if match else None,
+                        metadata={"vertical_datum": "ellipsoid", "truth": str(truth_path.name), **extra},
+                    ))
         for g in run.gipps:
             outputs.append(OutputProduct(
                 port=_GIPP_PORTS[g.gipp_type], path=g.path, product_type=g.gipp_type,

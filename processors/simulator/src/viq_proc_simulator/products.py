@@ -346,6 +346,19 @@ def write_acquisition(acq: Acquisition, out_dir: Path, progress: Any = None) -> 
     return written
 
 
+def shifted_dem(dem: npt.NDArray[np.float32], shift: tuple[float, float, float]) -> npt.NDArray[np.float32]:
+    """``out(col, row) = dem(col + dx, row + dy) - dz`` by cubic-spline interpolation; cells whose source
+    falls outside the DEM take the nearest edge value (a border of about ``|dx|``, ``|dy|`` pixels)."""
+    from scipy import ndimage
+
+    dx, dy, dz = shift
+    rows, cols = np.mgrid[0 : dem.shape[0], 0 : dem.shape[1]].astype(np.float64)
+    moved: npt.NDArray[np.float64] = ndimage.map_coordinates(
+        dem.astype(np.float64), [rows + dy, cols + dx], order=3, mode="nearest"
+    )
+    return (moved - dz).astype(np.float32)
+
+
 def _write_truth(acq: Acquisition, out_dir: Path, stem: str, bands: dict[str, Any]) -> Path:
     p = acq.params
     att = acq.cfg.attitude
@@ -360,6 +373,13 @@ def _write_truth(acq: Acquisition, out_dir: Path, stem: str, bands: dict[str, An
             ds.write(acq.dem.astype(np.float32), 1)
             ds.update_tags(1, UNIT="m", DESCRIPTION="truth terrain height on the ground grid")
         files["dem_geotiff"] = tif
+        shift = acq.params.dem_secondary_shift
+        if shift is not None:
+            tif2 = f"{stem}_TRUTH_DEM_SECONDARY.TIF"
+            with rasterio.open(out_dir / tif2, "w", **prof) as ds:
+                ds.write(shifted_dem(acq.dem, shift), 1)
+                ds.update_tags(1, UNIT="m", DESCRIPTION="truth terrain shifted by dem_secondary_shift")
+            files["dem_secondary_geotiff"] = tif2
     if acq.profile is not None:
         name = f"{stem}_TRUTH_SLITHER_PROFILE.npy"
         _save_npy(out_dir / name, acq.profile)
@@ -407,6 +427,11 @@ def _write_truth(acq: Acquisition, out_dir: Path, stem: str, bands: dict[str, An
         "(dy_line includes focal_homothety*focal_plane_position_px)",
         "bands": bands,
         "files": files,
+        **({"dem_secondary_shift": {"dx_px": acq.params.dem_secondary_shift[0],
+                                    "dy_px": acq.params.dem_secondary_shift[1],
+                                    "dz_m": acq.params.dem_secondary_shift[2],
+                                    "convention": "secondary(col, row) = dem(col + dx, row + dy) - dz"}}
+           if acq.dem is not None and acq.params.dem_secondary_shift is not None else {}),
         "instrument_config_sha256": acq.cfg.fingerprint(),
         "instrument_config": acq.cfg.model_dump(mode="json"),
     }
