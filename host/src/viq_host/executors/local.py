@@ -6,6 +6,12 @@ wait in a FIFO queue. Standard output and error go to the files of the :class:`T
 
 A walltime overrun or a cancel first sends SIGTERM to the group (the worker turns it into a cancellation
 request the processor can honour), then SIGKILL after ``term_grace`` seconds.
+
+Tasks outlive the host process that started them (each is its own session), so after a crash of the host a
+new executor recognises them: the external id is the worker's pid, confirmed by its working directory (the
+attempt's work directory, named by the attempt UUID — a reused pid does not match). A worker still running
+is *adopted* and watched until it exits; one that ended while the host was down is settled from the
+``result.json`` it left; a worker that is gone without a result is unknown (lost) to the caller.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from viq_host.executors.base import TaskOutcome, TaskSpec, TaskState
@@ -47,6 +54,43 @@ class _Running:
 
 
 @dataclass
+class _Adopted:
+    """A worker started by an earlier host process (not our child: no exit status, only its result file)."""
+
+    attempt_id: str
+    pid: int
+    work_dir: Path
+    pidfd: int | None = None
+    cancelled: bool = False
+
+
+def _worker_dir(pid: int, attempt_id: str) -> Path | None:
+    """The work directory of live process ``pid`` if it is the worker of ``attempt_id`` (else None)."""
+    try:
+        cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            state = fh.read().rsplit(b")", 1)[1].split()[0]
+    except OSError:
+        return None
+    if state == b"Z" or cwd.name != attempt_id:
+        return None
+    return cwd
+
+
+def _exit_code_left(work_dir: Path) -> int | None:
+    """The exit code the worker recorded in ``result.json`` (None when it left none)."""
+    import json
+
+    from viq_host.worker import RESULT_FILE
+
+    try:
+        code = json.loads((work_dir / RESULT_FILE).read_text(encoding="utf-8")).get("exit_code")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return code if isinstance(code, int) else None
+
+
+@dataclass
 class _Queued:
     spec: TaskSpec
     cancelled: bool = False
@@ -63,6 +107,7 @@ class LocalExecutor:
     _running: dict[str, _Running] = field(default_factory=dict, init=False)
     _done: list[TaskOutcome] = field(default_factory=list, init=False)
     _finished: set[str] = field(default_factory=set, init=False)
+    _adopted: dict[str, _Adopted] = field(default_factory=dict, init=False)
 
     @property
     def max_parallel(self) -> int:
@@ -95,7 +140,7 @@ class LocalExecutor:
             if self._done:
                 done, self._done = self._done, []
                 return done
-            if not self._running and not self._queue:
+            if not self._running and not self._queue and not self._adopted:
                 return []
             now = time.monotonic()
             if now >= end:
@@ -103,18 +148,44 @@ class LocalExecutor:
             self._sleep(min(end - now, max(0.005, self._next_deadline(now) - now)))
 
     def state(self, attempt_id: str, external_id: str) -> TaskState:
-        """QUEUED / RUNNING / FINISHED for tasks of this executor, UNKNOWN otherwise."""
-        if attempt_id in self._running:
+        """QUEUED / RUNNING / FINISHED for tasks of this executor or of an earlier host process (see the
+        module docstring), UNKNOWN otherwise (never started, or gone without a result)."""
+        if attempt_id in self._running or attempt_id in self._adopted:
             return TaskState.RUNNING
         if any(q.spec.attempt_id == attempt_id for q in self._queue):
             return TaskState.QUEUED
         if attempt_id in self._finished:
             return TaskState.FINISHED
+        if external_id.isdigit() and _worker_dir(int(external_id), attempt_id) is not None:
+            return TaskState.RUNNING
+        work_dir = self._work_dir_of(attempt_id)
+        if work_dir is not None and _exit_code_left(work_dir) is not None:
+            return TaskState.FINISHED
         return TaskState.UNKNOWN
 
     def recover(self, attempt_id: str, external_id: str) -> TaskOutcome | None:
-        """A local task started by another process cannot be recovered; always None."""
-        return None
+        """Outcome of a worker of an earlier host process that ended, from the ``result.json`` it left."""
+        work_dir = self._work_dir_of(attempt_id)
+        code = _exit_code_left(work_dir) if work_dir is not None else None
+        if code is None:
+            return None
+        return TaskOutcome(attempt_id, external_id, code, reason=f"exited with code {code} while the host was down")
+
+    def adopt(self, attempt_id: str, external_id: str) -> None:
+        """Watch a worker an earlier host process started; its outcome arrives through :meth:`wait_any`."""
+        pid = int(external_id) if external_id.isdigit() else -1
+        work_dir = _worker_dir(pid, attempt_id) if pid > 0 else None
+        if work_dir is None:  # ended between the look-up and now: settled from its result on the next wait
+            work_dir = self._work_dir_of(attempt_id) or Path()
+        pidfd: int | None = None
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            pidfd = os.pidfd_open(pid)
+        self._adopted[attempt_id] = _Adopted(attempt_id, pid, work_dir, pidfd)
+
+    def _work_dir_of(self, attempt_id: str) -> Path | None:
+        """``<work root>/<job>/<attempt>`` of an attempt (the job store's layout)."""
+        root = self.settings.work_dir
+        return next((d for d in root.glob(f"*/{attempt_id}") if d.is_dir()), None) if root.is_dir() else None
 
     def cancel(self, attempt_id: str, external_id: str) -> None:
         """Drop a queued task, or SIGTERM a running one (SIGKILL after the grace period)."""
@@ -125,6 +196,12 @@ class LocalExecutor:
                 outcome = TaskOutcome(attempt_id, external_id, None, aborted=True, reason="cancelled before start")
                 self._done.append(outcome)
                 return
+        adopted = self._adopted.get(attempt_id)
+        if adopted is not None:
+            adopted.cancelled = True
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(adopted.pid, signal.SIGTERM)
+            return
         run = self._running.get(attempt_id)
         if run is None:
             return
@@ -140,6 +217,12 @@ class LocalExecutor:
                 run.proc.wait(timeout=5)
             self._release(run)
         self._running.clear()
+        for adopted in self._adopted.values():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(adopted.pid, signal.SIGKILL)
+            if adopted.pidfd is not None:
+                os.close(adopted.pidfd)
+        self._adopted.clear()
 
     # -- internals ------------------------------------------------------------------------------------
 
@@ -187,7 +270,23 @@ class LocalExecutor:
                 self._finished.add(queued.spec.attempt_id)
                 self._done.append(TaskOutcome(queued.spec.attempt_id, "", None, aborted=True, reason=str(exc)))
 
+    def _reap_adopted(self) -> None:
+        for attempt_id, adopted in list(self._adopted.items()):
+            if adopted.pid > 0 and _worker_dir(adopted.pid, attempt_id) is not None:
+                continue
+            del self._adopted[attempt_id]
+            if adopted.pidfd is not None:
+                os.close(adopted.pidfd)
+            self._finished.add(attempt_id)
+            code = _exit_code_left(adopted.work_dir)
+            reason = (f"exited with code {code}" if code is not None
+                      else "the worker ended without a result (its exit status went to the earlier host process)")
+            self._done.append(TaskOutcome(attempt_id, str(adopted.pid), code,
+                                          aborted=adopted.cancelled and code is None,
+                                          reason="cancelled" if adopted.cancelled else reason))
+
     def _reap(self) -> None:
+        self._reap_adopted()
         for attempt_id, run in list(self._running.items()):
             code = run.proc.poll()
             if code is None:
@@ -258,8 +357,9 @@ class LocalExecutor:
 
     def _sleep(self, seconds: float) -> None:
         seconds = max(0.0, seconds)
-        fds = [run.pidfd for run in self._running.values() if run.pidfd is not None]
-        if fds and len(fds) == len(self._running):
+        fds = [r.pidfd for r in self._running.values() if r.pidfd is not None]
+        fds += [a.pidfd for a in self._adopted.values() if a.pidfd is not None]
+        if fds and len(fds) == len(self._running) + len(self._adopted):
             select.select(fds, [], [], seconds)  # wakes as soon as any child exits
         else:
             time.sleep(min(seconds, 0.02))
