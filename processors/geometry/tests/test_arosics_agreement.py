@@ -241,3 +241,20 @@ def test_side_peak_estimator_is_biased_on_s2_texture(pair: tuple[Raster, Raster]
     assert len(e_ours) >= 50
     assert r_ours < 0.015
     assert r_side > 2 * r_ours
+
+
+def test_jp2_decoder_gives_the_pixels_gdal_reads(arosics_dir: Path, pair: tuple[Raster, Raster],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole-file JPEG 2000 decoding (OpenJPEG through imagecodecs) gives exactly the pixels, masks, frames
+    and transforms of rasterio/GDAL's reads of the overlap."""
+    from viq_proc_geometry import rasterio_io
+
+    decoded = rasterio_io.decode_jp2(arosics_dir / TGT)
+    assert decoded is not None and decoded.shape == (3152, 2074)
+    monkeypatch.setattr(rasterio_io, "decode_jp2", lambda path, band=1: None)
+    gdal = read_pair(arosics_dir / REF, arosics_dir / TGT, nodata=0, margin=read_margin(GridSpec().max_shift))
+    for fast, slow in zip(pair, gdal, strict=True):
+        assert fast.transform == slow.transform and fast.shape == slow.shape
+        assert np.array_equal(fast.valid, slow.valid)
+        assert np.array_equal(fast.data, slow.data)
+    assert int(pair[1].valid.sum()) > 1_000_000

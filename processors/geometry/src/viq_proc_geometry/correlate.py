@@ -27,15 +27,32 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from scipy import fft as sfft
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 C64 = npt.NDArray[np.complex64]
 C128 = npt.NDArray[np.complex128]
+
+
+def _fft() -> ModuleType:
+    """``scipy.fft``, imported on first use (≈ 0.25 s, most of it scipy's array-API layer importing every numpy
+    submodule): a run imports it while its images decode (:func:`load_fft`) instead of before."""
+    from scipy import fft
+
+    mod: ModuleType = fft
+    return mod
+
+
+def load_fft() -> None:
+    """Import the FFT module now (see :func:`_fft`)."""
+    _fft()
 
 
 @dataclass(frozen=True)
@@ -115,8 +132,8 @@ def cross_power(
     b = tgt - np.float32(tgt.mean())
     if float(np.abs(a).max()) == 0.0 or float(np.abs(b).max()) == 0.0:
         return None
-    fa = sfft.rfft2(a * win)
-    fb = sfft.rfft2(b * win)
+    fa = _fft().rfft2(a * win)
+    fb = _fft().rfft2(b * win)
     if fa.dtype != np.complex64:
         fa, fb = fa.astype(np.complex64), fb.astype(np.complex64)
     prod = fa * np.conj(fb)
@@ -147,7 +164,7 @@ def _surface(p: C64, shape: tuple[int, int]) -> F64:
     # the doubling undone (irfft2 itself restores the conjugate half)
     ny, nx = shape
     half = _inv_wx(ny, nx)
-    full = sfft.irfft2(p * half, s=shape)
+    full = _fft().irfft2(p * half, s=shape)
     return np.asarray(full, dtype=np.float64) * (ny * nx)
 
 
@@ -319,7 +336,7 @@ def spectra(stack: F32, taper: float) -> tuple[C64, B]:
     a = stack - stack.mean(axis=(1, 2), dtype=np.float32, keepdims=True).astype(np.float32)
     flat = np.asarray(np.abs(a).max(axis=(1, 2)) == 0.0, dtype=bool)
     a *= win
-    spec = sfft.rfft2(a, axes=(1, 2), workers=1)
+    spec = _fft().rfft2(a, axes=(1, 2), workers=1)
     return np.asarray(spec, dtype=np.complex64), flat
 
 
@@ -406,7 +423,7 @@ def match_spectra(fa: C64, fb: C64, flat: B, shape: tuple[int, int], *, cutoff: 
     prod *= norm
     full = np.zeros((n, ny, nx // 2 + 1), dtype=np.complex64)
     full[:, rows, :cols] = prod * _inv_wx(ny, nx)[:, :cols]
-    surf = sfft.irfft2(full, s=shape, axes=(1, 2), workers=1, overwrite_x=True)
+    surf = _fft().irfft2(full, s=shape, axes=(1, 2), workers=1, overwrite_x=True)
     surf *= np.float32(ny * nx)
     flat_s = surf.reshape(n, -1)
     arg = flat_s.argmax(axis=1)

@@ -1,24 +1,28 @@
 """Reading rasters (GeoTIFF, JPEG2000…) with rasterio, and VENµS-like products (simulator HDR + band TIFFs).
 
+JPEG 2000 pixels are decoded by OpenJPEG through ``imagecodecs`` (whole file, the GIL released): twice less CPU
+than rasterio's GDAL/OpenJPEG on the S2 pair, identical values (test); rasterio still reads the georeferencing.
+``rasterio`` is imported when first used, so that its import can run while the images decode.
 Library errors are wrapped into :mod:`viq_interfaces.errors` at this boundary.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import rasterio
 from affine import Affine
-from lxml import etree
-from rasterio.errors import RasterioError
-from rasterio.windows import Window
 
 from viq_interfaces.errors import MissingInputError, ParameterError
+
+if TYPE_CHECKING:
+    from rasterio.windows import Window
 
 F32 = npt.NDArray[np.float32]
 B = npt.NDArray[np.bool_]
@@ -66,32 +70,147 @@ class RasterInfo:
     shape: tuple[int, int]
     crs: str | None
     count: int
+    nodata: float | None = None
+
+
+JP2_SUFFIXES = frozenset({".jp2", ".j2k", ".j2c", ".jpx", ".jpf"})
+"""File name suffixes decoded with :func:`decode_jp2` (whole file, OpenJPEG via imagecodecs)."""
 
 
 def raster_info(path: str | Path) -> RasterInfo:
-    """Header of a raster file: transform, (lines, columns), CRS and band count."""
+    """Header of a raster file: transform, (lines, columns), CRS, band count and no-data value."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
     p = Path(path)
     if not p.is_file():
         raise MissingInputError(f"{p}: file not found")
     try:
         with rasterio.open(p) as src:
             return RasterInfo(src.transform, (int(src.height), int(src.width)),
-                              src.crs.to_string() if src.crs else None, int(src.count))
+                              src.crs.to_string() if src.crs else None, int(src.count),
+                              float(src.nodata) if src.nodata is not None else None)
     except RasterioError as err:
         raise MissingInputError(f"{p}: cannot read raster: {err}") from err
+
+
+def decode_jp2(path: Path, band: int = 1) -> npt.NDArray[Any] | None:
+    """All pixels of one band of a JPEG 2000 file, decoded by OpenJPEG through ``imagecodecs`` (the GIL is
+    released while it decodes); None when the file is not JPEG 2000 or imagecodecs cannot decode it (the caller
+    then reads through rasterio, which reports any real error)."""
+    if path.suffix.lower() not in JP2_SUFFIXES:
+        return None
+    try:
+        import imagecodecs
+    except ImportError:  # pragma: no cover - a declared dependency
+        return None
+    try:
+        arr = imagecodecs.jpeg2k_decode(path.read_bytes(), numthreads=1)
+    except (OSError, ValueError, RuntimeError, imagecodecs.DelayedImportError,
+            imagecodecs.Jpeg2kError):
+        return None
+    if arr.ndim == 3:
+        return arr[:, :, band - 1] if 1 <= band <= arr.shape[2] else None
+    return arr if arr.ndim == 2 and band == 1 else None
+
+
+def _to_raster(part: npt.NDArray[Any], nd: float | None, transform: Affine, crs: str | None, p: Path,
+               region: Region | None, full: Region, keep_frame: bool) -> Raster:
+    """Validity mask of a read region and the Raster of :func:`read_raster` (see there)."""
+    part = np.asarray(part, dtype=np.float32)
+    r0, r1, c0, c1 = region if region is not None else full
+    valid = np.isfinite(part)
+    if nd is not None and math.isfinite(nd):
+        valid &= part != np.float32(nd)
+    valid &= part != np.float32(-9999.0)
+    if region is None:
+        return Raster(part, valid, transform, crs, p)
+    if keep_frame:
+        data = np.zeros(full[1::2], dtype=np.float32)
+        mask = np.zeros(full[1::2], dtype=bool)
+        data[r0:r1, c0:c1] = part
+        mask[r0:r1, c0:c1] = valid
+        return Raster(data, mask, transform, crs, p)
+    return Raster(part, valid, transform * Affine.translation(c0, r0), crs, p)
+
+
+def _clip(region: Region | None, shape: tuple[int, int]) -> tuple[Region | None, Region]:
+    full = (0, shape[0], 0, shape[1])
+    if region is None:
+        return None, full
+    return _inside(region, shape), full
+
+
+def _inside(region: Region, shape: tuple[int, int]) -> Region:
+    """A region clipped to the file."""
+    r0, r1, c0, c1 = region
+    return max(0, r0), min(shape[0], r1), max(0, c0), min(shape[1], c1)
+
+
+def _from_decoded(arr: npt.NDArray[Any], info: RasterInfo, p: Path, band: int, nodata: float | None,
+                  region: Region | None, keep_frame: bool) -> Raster | None:
+    """A Raster from a whole decoded band (None when it does not match the header)."""
+    if arr.shape != info.shape or band > info.count:
+        return None
+    reg, full = _clip(region, info.shape)
+    part = arr if reg is None else arr[reg[0]:reg[1], reg[2]:reg[3]]
+    nd = nodata if nodata is not None else info.nodata
+    return _to_raster(part, nd, info.transform, info.crs, p, reg, full, keep_frame)
+
+
+def _valid(arr: npt.NDArray[Any], nd: float | None) -> B:
+    """Validity of decoded pixels: not no-data, not -9999, finite (computed on the decoded type)."""
+    if arr.dtype.kind == "f":
+        valid = np.asarray(np.isfinite(arr), dtype=bool)
+        if nd is not None and math.isfinite(nd):
+            valid &= arr != arr.dtype.type(nd)
+        valid &= arr != arr.dtype.type(-9999.0)
+        return valid
+    info = np.iinfo(arr.dtype)
+    valid = np.ones(arr.shape, dtype=bool)
+    for bad in (nd, -9999.0):
+        if bad is not None and math.isfinite(bad) and float(bad).is_integer() and info.min <= bad <= info.max:
+            valid &= arr != arr.dtype.type(int(bad))
+    return valid
+
+
+def _decoded_band(path: Path, band: int, nodata: float | None) -> tuple[RasterInfo, F32, B] | None:
+    """A whole JPEG 2000 band decoded, its header, float32 pixels and validity (run in a worker thread: numpy
+    and OpenJPEG release the GIL); None when :func:`decode_jp2` cannot or the decoded shape is not the header's."""
+    arr = decode_jp2(path, band)
+    if arr is None:
+        return None
+    info = raster_info(path)
+    if arr.shape != info.shape or band > info.count:
+        return None
+    valid = _valid(arr, nodata if nodata is not None else info.nodata)
+    return info, arr.astype(np.float32), valid
 
 
 def read_raster(path: str | Path, band: int = 1, nodata: float | None = None, region: Region | None = None,
                 *, keep_frame: bool = False) -> Raster:
     """Read one band as float32 with its validity mask (nodata, NaN and -9999 invalid).
 
-    ``region`` reads only that part of the file (JPEG 2000 decodes only what it needs). The result is the
-    region with its own transform, or with ``keep_frame`` the whole file frame with the pixels outside the region
-    invalid (zero), so that pixel coordinates stay those of the file.
+    ``region`` reads only that part of the file (a JPEG 2000 file is decoded whole by :func:`decode_jp2`, which
+    costs less than GDAL's decoding of a region). The result is the region with its own transform, or with
+    ``keep_frame`` the whole file frame with the pixels outside the region invalid (zero), so that pixel
+    coordinates stay those of the file.
     """
+    import rasterio
+    from rasterio.errors import RasterioError
+    from rasterio.windows import Window
+
     p = Path(path)
     if not p.is_file():
         raise MissingInputError(f"{p}: file not found")
+    decoded = decode_jp2(p, band)
+    if decoded is not None:
+        info = raster_info(p)
+        if band > info.count:
+            raise ParameterError(f"{p.name}: band {band} requested, the file has {info.count}")
+        out = _from_decoded(decoded, info, p, band, nodata, region, keep_frame)
+        if out is not None:
+            return out
     try:
         with rasterio.open(p) as src:
             if band > src.count:
@@ -108,19 +227,8 @@ def read_raster(path: str | Path, band: int = 1, nodata: float | None = None, re
             transform = src.transform
     except RasterioError as err:
         raise MissingInputError(f"{p}: cannot read raster: {err}") from err
-    valid = np.isfinite(part)
-    if nd is not None and math.isfinite(nd):
-        valid &= part != np.float32(nd)
-    valid &= part != np.float32(-9999.0)
-    if region is None:
-        return Raster(part, valid, transform, crs, p)
-    if keep_frame:
-        data = np.zeros(full[1::2], dtype=np.float32)
-        mask = np.zeros(full[1::2], dtype=bool)
-        data[r0:r1, c0:c1] = part
-        mask[r0:r1, c0:c1] = valid
-        return Raster(data, mask, transform, crs, p)
-    return Raster(part, valid, transform * Affine.translation(c0, r0), crs, p)
+    return _to_raster(part, nd, transform, crs, p, (r0, r1, c0, c1) if region is not None else None, full,
+                      keep_frame)
 
 
 def overlap_regions(ref: RasterInfo, tgt: RasterInfo, margin: int) -> tuple[Region, Region] | None:
@@ -143,13 +251,46 @@ def overlap_regions(ref: RasterInfo, tgt: RasterInfo, margin: int) -> tuple[Regi
 
 
 def read_pair(ref_path: Path, tgt_path: Path, ref_band: int = 1, tgt_band: int = 1, nodata: float | None = None,
-              margin: int = 16, threads: int = 2) -> tuple[Raster, Raster]:
+              margin: int = 16, threads: int = 2,
+              while_decoding: Callable[[], object] | None = None) -> tuple[Raster, Raster]:
     """Reference and target read together, each only where it can meet the other (plus ``margin`` pixels).
 
     The reference comes back cropped (its own transform), the target in its full frame (pixels beyond the
     reference invalid), so that grid nodes stay at the target's pixel coordinates. Both files are decoded in
-    parallel threads (GDAL releases the GIL while decoding).
+    parallel threads (OpenJPEG and GDAL release the GIL while decoding). JPEG 2000 files are decoded whole
+    (:func:`decode_jp2`: cheaper than GDAL's decoding of the overlap alone) starting at once; the headers are
+    read and ``while_decoding`` (e.g. imports the caller needs next) runs in the calling thread meanwhile.
     """
+    if ref_path.suffix.lower() in JP2_SUFFIXES and tgt_path.suffix.lower() in JP2_SUFFIXES:
+        pool = ThreadPoolExecutor(max_workers=2) if threads > 1 else None
+        try:
+            jobs = [pool.submit(_decoded_band, path, band, nodata) if pool is not None else None
+                    for path, band in ((ref_path, ref_band), (tgt_path, tgt_band))]
+            if while_decoding is not None:
+                while_decoding()
+            got = [job.result() if job is not None else _decoded_band(path, band, nodata)
+                   for job, (path, band) in zip(jobs, ((ref_path, ref_band), (tgt_path, tgt_band)), strict=True)]
+        finally:
+            if pool is not None:
+                pool.shutdown()
+        dr, dt = got
+        if dr is not None and dt is not None:
+            regions = overlap_regions(dr[0], dt[0], margin)
+            if regions is None:
+                return (Raster(dr[1], dr[2], dr[0].transform, dr[0].crs, ref_path),
+                        Raster(dt[1], dt[2], dt[0].transform, dt[0].crs, tgt_path))
+            r0, r1, c0, c1 = _inside(regions[0], dr[0].shape)
+            ref = Raster(dr[1][r0:r1, c0:c1], dr[2][r0:r1, c0:c1], dr[0].transform * Affine.translation(c0, r0),
+                         dr[0].crs, ref_path)
+            r0, r1, c0, c1 = _inside(regions[1], dt[0].shape)
+            data, valid = dt[1], dt[2]
+            for rows, cols in ((slice(0, r0), slice(None)), (slice(r1, None), slice(None)),
+                               (slice(r0, r1), slice(0, c0)), (slice(r0, r1), slice(c1, None))):
+                data[rows, cols] = 0.0  # beyond the reference: invalid, as a region read leaves it
+                valid[rows, cols] = False
+            return ref, Raster(data, valid, dt[0].transform, dt[0].crs, tgt_path)
+    elif while_decoding is not None:
+        while_decoding()
     ri, ti = raster_info(ref_path), raster_info(tgt_path)
     regions = overlap_regions(ri, ti, margin)
     if regions is None or threads <= 1:
@@ -165,6 +306,9 @@ def read_pair(ref_path: Path, tgt_path: Path, ref_band: int = 1, tgt_band: int =
 
 def read_window(path: Path, window: Window, band: int = 1) -> F32:
     """A window of one band as float32."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
     try:
         with rasterio.open(path) as src:
             return np.asarray(src.read(band, window=window, out_dtype=np.float32), dtype=np.float32)
@@ -199,6 +343,8 @@ def read_product(path: str | Path) -> Product:
         raise MissingInputError(f"{p}: product not found")
     if p.suffix.upper() != ".HDR":
         return Product(p, "", {"B1": p}, "", "", None, None)
+    from lxml import etree
+
     try:
         root = etree.parse(str(p)).getroot()
     except (OSError, etree.XMLSyntaxError) as err:

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from viq_interfaces.context import InputProduct
 from viq_interfaces.errors import MissingInputError, ParameterError
-from viq_proc_geometry.gpkg import Column, write_points
 from viq_proc_geometry.grid import TiePoints
 from viq_proc_geometry.outliers import Filtered
 from viq_proc_geometry.rasterio_io import Raster, read_pair, read_product, read_raster
+
+if TYPE_CHECKING:
+    from viq_proc_geometry.gpkg import Column
 
 IMAGE_TYPES = ("AUX_REFIMG", "VSC_L1VALD", "VSC_RAWDAT", "EXT_GEOIMG")
 """Product types an image port accepts: simulator/VENµS products (``.HDR``) or any raster (EXT_GEOIMG)."""
@@ -47,11 +49,12 @@ def open_image(product: InputProduct, band: str, nodata: float | None) -> Raster
 
 
 def open_pair(reference: InputProduct, target: InputProduct, band: str, nodata: float | None,
-              margin: int, threads: int = 2) -> tuple[Raster, Raster]:
+              margin: int, threads: int = 2, while_decoding: Callable[[], object] | None = None
+              ) -> tuple[Raster, Raster]:
     """Reference and target read only where they can meet, in parallel (see :func:`read_pair`)."""
     rp, ri = image_source(reference, band)
     tp, ti = image_source(target, band)
-    return read_pair(rp, tp, ri, ti, nodata, margin, threads)
+    return read_pair(rp, tp, ri, ti, nodata, margin, threads, while_decoding)
 
 
 def tiepoint_columns(tp: TiePoints, filt: Filtered | None) -> list[Column]:
@@ -92,6 +95,8 @@ def write_tiepoints_csv(path: Path, tp: TiePoints, filt: Filtered | None) -> Non
 
 def write_tiepoints_gpkg(path: Path, tp: TiePoints, filt: Filtered | None, crs: str | None) -> None:
     """The tie-point table as a GeoPackage point layer ``tiepoints`` (node positions, map CRS)."""
+    from viq_proc_geometry.gpkg import write_points  # pyproj: imported only for this format
+
     write_points(path, "tiepoints", tp.x_map, tp.y_map, crs, tiepoint_columns(tp, filt),
                  description="VIQ image-registration tie points (one per grid node)")
 

@@ -8,7 +8,6 @@ from typing import ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
-import rasterio
 from affine import Affine
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +24,7 @@ from viq_interfaces import (
 )
 from viq_interfaces.errors import ParameterError
 from viq_interfaces.processor import Processor
+from viq_proc_geometry.correlate import load_fft
 from viq_proc_geometry.grid import GridSpec, TiePoints, compute_grid
 from viq_proc_geometry.outliers import Filtered, OutlierSpec, filter_points
 from viq_proc_geometry.plots import registration_plot
@@ -114,6 +114,15 @@ def global_match(ref: Raster, tgt: Raster, spec: GridSpec, x_map: float | None, 
     return compute_grid(ref, tgt, spec, nodes=nodes)
 
 
+def _imports_while_decoding() -> None:
+    """What the run imports anyway, imported while the two images decode in their threads (one core would
+    otherwise idle): scipy.fft, rasterio (headers, shift map) and Pillow (plot)."""
+    import PIL.ImageDraw  # noqa: F401
+    import rasterio  # noqa: F401
+
+    load_fft()
+
+
 def run_registration(ref: Raster, tgt: Raster, p: RegistrationParameters) -> tuple[TiePoints, Filtered, GridSpec]:
     """Grid, match and filter (the numerical core of the processor)."""
     if p.min_window > p.window:
@@ -129,6 +138,8 @@ def run_registration(ref: Raster, tgt: Raster, p: RegistrationParameters) -> tup
 
 
 def _write_maps(path: str, tp: TiePoints, step: int, tgt: Raster, valid: npt.NDArray[np.bool_]) -> None:
+    import rasterio
+
     xs = np.unique(tp.x_im)
     ys = np.unique(tp.y_im)
     arr = np.full((2, ys.size, xs.size), np.nan, dtype=np.float32)
@@ -182,7 +193,7 @@ class ImageRegistration(Processor):
         if not isinstance(p, RegistrationParameters):
             raise ParameterError(f"parameters are {type(p).__name__}, expected RegistrationParameters")
         ref, tgt = open_pair(ctx.one("reference"), ctx.one("target"), p.band, p.nodata, read_margin(p.max_shift),
-                             threads=p.threads)
+                             threads=p.threads, while_decoding=_imports_while_decoding)
         ctx.logger.info(f"reference {ref.path.name} {ref.shape}, target {tgt.path.name} {tgt.shape}")
         tp, filt, spec = run_registration(ref, tgt, p)
         ctx.check_cancelled()
