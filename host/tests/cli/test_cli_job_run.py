@@ -150,3 +150,36 @@ def test_job_submit_queue_cancel_and_retry(viq: Viq, tmp_path: Path) -> None:
     assert [j["job_id"] for j in json.loads(out)] == [job_id]
     code, out, err = viq("job", "retry", job_id)
     assert code != 0 and "only FAILED or CANCELLED" in err
+
+
+def test_plan_selects_inputs_from_the_catalog_and_runs_the_job(viq: Viq, viq_home: Path) -> None:
+    """``viq job plan --submit --wait``: the port's ValIntersect rule takes the two products of the site inside the
+    window (not the one outside it, nor the other site's), the job runs on exactly them, and the written order
+    names them; a window with nothing for a mandatory port exits 134 naming the port."""
+    from datetime import UTC, datetime
+
+    from viq_host.catalog import NewProduct, open_catalog
+    from viq_host.cli._common import settings
+
+    sizes = {"a": 100, "b": 250, "late": 1000, "elsewhere": 5000}
+    when = {"a": datetime(2022, 3, 1, 10, tzinfo=UTC), "b": datetime(2022, 3, 2, 10, tzinfo=UTC),
+            "late": datetime(2022, 4, 1, tzinfo=UTC), "elsewhere": datetime(2022, 3, 1, 11, tzinfo=UTC)}
+    catalog = open_catalog(settings().database_url)
+    try:
+        for tag, size in sizes.items():
+            path = _data(viq_home, size, f"{tag}_VIQ_TSTDAT.bin")
+            catalog.ingest(NewProduct(product_type="VIQ_TSTDAT", path=str(path), sensing_start=when[tag],
+                                      site="OTHER" if tag == "elsewhere" else "ARM"))
+    finally:
+        catalog.close()
+    order = viq_home / "planned.xml"
+    code, out, err = viq("job", "plan", "t-summer", "--from", "2022-03-01", "--to", "2022-03-05", "--site", "ARM",
+                         "--out", str(order), "--submit", "--wait")
+    assert code == 0, err
+    job_id = out.strip().splitlines()[0]
+    code, out, _ = viq("job", "status", job_id, "--json")
+    assert json.loads(out)["measurements"]["nbytes"] == 350.0  # a + b, scale 1
+    text = order.read_text()
+    assert "a_VIQ_TSTDAT.bin" in text and "b_VIQ_TSTDAT.bin" in text and "late_" not in text
+    code, _, err = viq("job", "plan", "t-summer", "--from", "2023-01-01", "--to", "2023-01-02", "--site", "ARM")
+    assert code == 134 and "port 'data'" in err

@@ -22,6 +22,7 @@ from viq_interfaces import (
     Resources,
     RetryPolicy,
     RunContext,
+    SelectionRule,
     hookimpl,
 )
 from viq_interfaces.hookspecs import ProcessorRegistry
@@ -55,7 +56,8 @@ class Summer(Processor):
         name="t-summer",
         version="01.00",
         description="Byte counter test processor.",
-        inputs=(InputPort(name="data", product_types=("VIQ_TSTDAT",), min_count=1, max_count=3),),
+        inputs=(InputPort(name="data", product_types=("VIQ_TSTDAT",), min_count=1, max_count=3,
+                          selection=SelectionRule.VAL_INTERSECT),),
         outputs=(_TEXT_OUT,),
     )
     Parameters: ClassVar[type[BaseModel]] = SumParams

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from viq_host.config import Settings, load_settings
-from viq_interfaces.errors import InvalidJobOrder, ViqError
+from viq_interfaces.errors import ConfigurationError, InvalidJobOrder, ViqError
 from viq_interfaces.exitcodes import ExitCode, exit_code_for
 
 err_console = Console(stderr=True)
@@ -20,6 +20,17 @@ out_console = Console()
 def settings() -> Settings:
     """Settings of this invocation (``VIQ_HOME`` and friends)."""
     return load_settings()
+
+
+def pairs(values: list[str], what: str) -> list[tuple[str, str]]:
+    """``NAME=VALUE`` options (``--input``, ``--param``) as pairs; a malformed one is a configuration error."""
+    found: list[tuple[str, str]] = []
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigurationError(f"{what} {item!r}: expected NAME=VALUE")
+        found.append((key.strip(), value))
+    return found
 
 
 def run_app(app: typer.Typer) -> int:

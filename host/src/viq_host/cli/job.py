@@ -1,4 +1,4 @@
-"""``viq job validate|submit|status|list|logs|cancel|retry``: job orders and the jobs they become.
+"""``viq job validate|submit|plan|status|list|logs|cancel|retry``: job orders and the jobs they become.
 
 ``validate`` never writes anything; ``submit`` stores the job (QUEUED) and, with ``--wait``, runs it here
 through the configured executor with a progress display (without ``--wait`` the daemon runs it).
@@ -11,6 +11,7 @@ import json
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,13 +19,13 @@ import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from viq_host.cli._common import err_console, out_console, settings
+from viq_host.cli._common import err_console, out_console, pairs, settings
 from viq_host.config import Settings
 from viq_host.jobs.reader import read_job_order
 from viq_host.jobs.store import JobRecord, JobState, JobStoreError
 from viq_host.jobs.validate import ValidatedJob, plan, validate_job_order
 from viq_host.service import STDERR_FILE, STDOUT_FILE, JobService, ProgressEvent, quiet_plugins
-from viq_interfaces.errors import InvalidJobOrder
+from viq_interfaces.errors import ConfigurationError, InvalidJobOrder
 
 app = typer.Typer(help="Job orders and jobs: validate, submit, watch, cancel, retry.", no_args_is_help=True)
 
@@ -291,3 +292,67 @@ def retry(
             return
         records = wait_for(service, [job_id])
         _final(records[job_id])
+
+
+def _when(option: str, value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as err:
+        raise ConfigurationError(f"{option}: not an ISO-8601 time: {value!r} (e.g. 2020-03-01 or 2020-03-01T10:00Z)") \
+            from err
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@app.command("plan")
+def plan_job(
+    processor: Annotated[str, typer.Argument(help="Processor name (see `viq processors list`).")],
+    start: Annotated[str, typer.Option("--from", help="Sensing window start, ISO time (UTC).")],
+    stop: Annotated[str, typer.Option("--to", help="Sensing window end, ISO time (UTC).")],
+    site: Annotated[str | None, typer.Option("--site", help="Site name (VENµS site list).")] = None,
+    band: Annotated[str | None, typer.Option("--band", help="Only products of this band.")] = None,
+    inputs: Annotated[
+        list[str] | None, typer.Option("--input", "-i", help="PORT=PATH: name a port's files (no selection).")
+    ] = None,
+    params: Annotated[list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE (repeatable).")] = None,
+    version: Annotated[str | None, typer.Option("--version", help="Processor version (default: latest).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the job order to this file.")] = None,
+    submit_it: Annotated[bool, typer.Option("--submit", help="Submit the job order (the daemon runs it).")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="With --submit: run it here and wait.")] = False,
+) -> None:
+    """Choose the inputs of a job from the catalog by each port's selection rule; write or submit the order."""
+    from viq_host.host import open_host
+    from viq_host.jobs.build import build_job_order
+    from viq_host.jobs.eegs import write_job_order
+    from viq_host.jobs.select import select_inputs
+
+    t0, t1 = _when("--from", start), _when("--to", stop)
+    explicit: dict[str, list[Path]] = {}
+    for port, raw in pairs(inputs or [], "--input"):
+        explicit.setdefault(port, []).append(Path(raw).expanduser().absolute())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        host = open_host(settings(), plugins=quiet_plugins())
+    with host:
+        decl = host.plugins.processors.get(processor, version).declaration
+        selection = select_inputs(host.catalog, decl, start=t0, stop=t1, site=site, band=band, explicit=explicit)
+        table = Table(title=f"{decl.name} {decl.version}: inputs for {t0.isoformat()} – {t1.isoformat()}"
+                      + (f", site {site}" if site else ""))
+        for col in ("port", "rule", "products"):
+            table.add_column(col)
+        for port, files in explicit.items():
+            table.add_row(port, "named", "\n".join(str(f) for f in files))
+        for chosen in selection.ports:
+            listed = "\n".join(f"{p.id} {Path(p.path).name}" for p in chosen.products) or chosen.note
+            table.add_row(chosen.port, chosen.rule.value, listed)
+        err_console.print(table)
+        order = build_job_order(decl, inputs=selection.inputs(explicit), params=dict(pairs(params or [], "--param")),
+                                sensing=(t0, t1), site=site)
+        if out is not None:
+            write_job_order(order, out)
+            err_console.print(f"job order written to {out}", markup=False, highlight=False)
+        if not submit_it:
+            return
+        job_id = host.service.submit(order)
+        out_console.print(job_id, markup=False, highlight=False)
+        if wait:
+            _final(wait_for(host.service, [job_id])[job_id])

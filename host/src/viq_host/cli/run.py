@@ -20,24 +20,14 @@ from typing import Annotated, Any
 
 import typer
 
-from viq_host.cli._common import err_console, out_console, settings
+from viq_host.cli._common import err_console, out_console, pairs, settings
 from viq_host.cli.job import wait_for
 from viq_host.config import load_settings
 from viq_host.host import open_service
 from viq_host.jobs.build import build_job_order
 from viq_host.jobs.store import JobState
 from viq_host.service import JobStatus, quiet_plugins
-from viq_interfaces.errors import ConfigurationError, InvalidJobOrder
-
-
-def _pairs(values: list[str], what: str) -> list[tuple[str, str]]:
-    pairs: list[tuple[str, str]] = []
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigurationError(f"{what} {item!r}: expected NAME=VALUE")
-        pairs.append((key.strip(), value))
-    return pairs
+from viq_interfaces.errors import InvalidJobOrder
 
 
 def _place(src: Path, output_dir: Path, dest_root: Path) -> Path:
@@ -120,9 +110,9 @@ def run(
     cls = plugins.processors.get(processor, version)
     decl = cls.declaration
     by_port: dict[str, list[str]] = {}
-    for port, raw in _pairs(inputs or [], "--input"):
+    for port, raw in pairs(inputs or [], "--input"):
         by_port.setdefault(port, []).append(str(Path(raw).expanduser().absolute()))
-    param_values = dict(_pairs(params or [], "--param"))
+    param_values = dict(pairs(params or [], "--param"))
     out = out.expanduser().absolute()
     roots = list(base.data_roots)
     for names in by_port.values():
