@@ -275,6 +275,22 @@ def test_unregistered_type_keeps_raw_data_block(store: GippStore, tmp_path: Path
         store.add(draft("GIP_ZZZZZZ", band=None, tdi_set=None, content="<Data_Block/>"), actor="bob")
 
 
+def test_imq_and_aux_types_are_exported_under_their_own_name_layouts(store: GippStore, tmp_path: Path) -> None:
+    """IMQ_SBPARS is named by its emission time (the validity start), not with the GIP pattern of calibration
+    GIPPs; its export (a name without a serial) imports back as the same record, a new emission is a new one."""
+    block = "<Data_Block><Pitch_Bias unit='deg'>0.0021</Pitch_Bias></Data_Block>"
+    start = t(2024, 1, 31).replace(hour=10, minute=15)
+    sb = store.add(draft("IMQ_SBPARS", band=None, tdi_set=None, content=block, start=start), actor="bob")
+    out = store.export(sb.id, tmp_path / "x")
+    assert out.name == "VE_TEST_IMQ_SBPARS_20240131T101500.EEF"
+    assert store.import_file(out, actor="bob").id == sb.id
+    # a new emission with other content is a new version, under its own emission time
+    later = store.add(draft("IMQ_SBPARS", band=None, tdi_set=None, content=block.replace("0.0021", "0.0019"),
+                            start=start.replace(month=3)), actor="bob")
+    assert later.serial == sb.serial + 1
+    assert store.export(later.id, tmp_path / "x").name == "VE_TEST_IMQ_SBPARS_20240331T101500.EEF"
+
+
 def test_nothing_is_deleted_and_audit_is_append_only(store: GippStore) -> None:
     """The database itself refuses DELETE on GIPPs and UPDATE/DELETE on the audit trail."""
     rec = store.add(draft(start=t(2020)), actor="bob")

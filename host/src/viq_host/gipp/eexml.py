@@ -206,8 +206,13 @@ class GippName:
         """The name of a stored GIPP in its current status and validity.
 
         A record whose content names its file instance (``instance_id``, e.g. the REFDE1 corners) keeps its own
-        layout; every other record is named with the GIP pattern.
+        layout; IMQ/AUX types of another layout are named from the record (emission time = validity start,
+        site nick name, version = serial, dates and times from the validity); every other record is named with
+        the GIP pattern.
         """
+        other = cls._other_for_record(record)
+        if other is not None:
+            return other
         if record.instance_id:
             layout = next((lay for lay, types, _ in OTHER_LAYOUTS if record.gipp_type in types), "")
             if layout == "BBOX":
@@ -230,6 +235,33 @@ class GippName:
             record.validity,
             record.band,
             record.tdi_set,
+        )
+
+    @classmethod
+    def _other_for_record(cls, record: GippRecord) -> GippName | None:
+        """The EMISSION / SITE_* name of a record of those types, None when the record lacks what it needs."""
+        layout = next((lay for lay, types, _ in OTHER_LAYOUTS if record.gipp_type in types), "")
+        start, stop = record.validity.start, record.validity.stop
+        if layout == "EMISSION" and start is not None:
+            instance = f"{start:%Y%m%dT%H%M%S}"
+        elif layout == "SITE_VERSION":
+            instance = ""
+        elif layout == "SITE_DATES" and start is not None:
+            instance = f"{start:%Y%m%d}_{record.creation_date:%Y%m%d}"
+        elif layout == "SITE_VERSION_TIMES" and start is not None and stop is not None:
+            instance = f"{start:%Y%m%dT%H%M%S}_{stop:%Y%m%dT%H%M%S}"
+        else:
+            return None
+        return cls(
+            file_class=record.file_class,
+            gipp_type=record.gipp_type,
+            kind="S" if record.applicability.kind == "SITE" else "L",
+            nick=record.applicability.name,
+            serial=record.serial,
+            start="00000000",
+            stop="99999999",
+            layout=layout,
+            instance=instance,
         )
 
     @classmethod

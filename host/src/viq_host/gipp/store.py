@@ -353,6 +353,17 @@ class GippStore:
             tx.execute("INSERT INTO gipp_series (series_key, revision) VALUES (?, 0) ON CONFLICT DO NOTHING", (series,))
             tx.one("SELECT revision FROM gipp_series WHERE series_key = ?" + tx.lock_for_update(), (series,))
             serial = draft.serial
+            start_t, stop_t = _t(draft.validity.start, stop=False), _t(draft.validity.stop, stop=True)
+            if serial is None:
+                # a name without a serial (IMQ emission-time names): the same content and validity is the same
+                # version, not a new one
+                same = tx.one(
+                    "SELECT serial FROM gipp WHERE series_key = ? AND content_sha256 = ? AND valid_start = ? "
+                    "AND original_stop = ? ORDER BY id LIMIT 1",
+                    (series, content_sha, start_t, stop_t),
+                )
+                if same is not None:
+                    serial = int(same[0])
             if serial is None:
                 row = tx.one("SELECT MAX(serial) FROM gipp WHERE series_key = ?", (series,))
                 serial = (int(row[0]) + 1) if row and row[0] is not None else 1
@@ -360,7 +371,6 @@ class GippStore:
                 "SELECT id, content_sha256, valid_start, original_stop FROM gipp WHERE series_key = ? AND serial = ?",
                 (series, serial),
             )
-            start_t, stop_t = _t(draft.validity.start, stop=False), _t(draft.validity.stop, stop=True)
             if existing is not None:
                 if (existing[1], existing[2], existing[3]) == (content_sha, start_t, stop_t):
                     self._audit(tx, actor, "import-duplicate", int(existing[0]), reason, source=source)
