@@ -4,9 +4,11 @@ and the recovery time of a restarted host with M jobs in flight.
     eval "$(scripts/services/sge.sh env)"; uv run python benchmarks/bench_drmaa.py [--jobs 200] [--recover 500]
 
 Baselines measured in the same run: a bare ``drmaa`` ``runJob`` loop + ``wait`` for the same command
-(``/bin/true``), and the local executor (subprocesses, ``max_parallel`` = queue slots). Also timed: the
-reconciliation look-up of all N finished attempts by job name (one ``qstat`` + one ``qacct`` pass) as a restarted
-host would do it. Threads pinned to 1.
+(``/bin/true``), the same loop with a nudge thread like the executor's (a ``jobStatus`` query while a ``runJob``
+has taken over 20 ms: it wakes a call that missed its reply, see ``DrmaaExecutor.submit_nudge``), the executor
+with the nudge off, one array job (``runBulkJobs``, the batching bound), and the local executor (subprocesses,
+``max_parallel`` = queue slots). Also timed: the reconciliation look-up of all N finished attempts by job name
+(one ``qstat`` + one ``qacct`` pass) as a restarted host would do it. Threads pinned to 1.
 
 Recovery (``--recover M``, 0 skips it): M jobs of a no-op processor are stored as a daemon stores them (job
 RUNNING, attempt SUBMITTED with its Grid Engine id) and submitted *on hold* (``hqw``: they stay in flight without
@@ -18,11 +20,13 @@ adopted, none requeued or failed). The held jobs are then deleted with ``qdel``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import timedelta
@@ -31,7 +35,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -51,8 +55,21 @@ COMMAND = ("/bin/true",)
 SUBMIT_TARGET = 1.2
 """Target of the submission ratio executor / bare loop."""
 STALL = 0.1
-"""A single submission slower than this (s) is a qmaster stall (≈1 s, now and then, whoever submits)."""
-PER_JOB: dict[str, list[float]] = {"bare": [], "equivalent": [], "DrmaaExecutor": [], "LocalExecutor": []}
+"""A single submission slower than this (s) is a stall (≈1 s, a missed wake-up in libdrmaa, whoever submits)."""
+SLOW = 0.01
+"""A single submission slower than this (s) but below STALL: typically a stall cut short by a nudge."""
+NUDGE = 0.02
+"""The nudge interval of the bare loop with a nudge thread (the executor's default ``submit_nudge``)."""
+EXECUTOR = "DrmaaExecutor"
+NO_NUDGE = "DrmaaExecutor, nudge off"
+PER_JOB: dict[str, list[float]] = {
+    "bare": [],
+    "bare + nudge": [],
+    "equivalent": [],
+    EXECUTOR: [],
+    NO_NUDGE: [],
+    "LocalExecutor": [],
+}
 
 
 class _NoopParams(BaseModel):
@@ -133,11 +150,43 @@ def qdel(ids: list[str]) -> None:
         subprocess.run(["qdel", *ids[i : i + 100]], capture_output=True, check=False)
 
 
-def bare(n: int, work: Path) -> tuple[float, float]:
-    """Submit n jobs with a plain drmaa session, then wait for all; (submit s, total s)."""
+class _Nudge:
+    """The bare loop's nudge thread: a ``jobStatus`` query every NUDGE s while one ``runJob`` is in progress."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.busy = threading.Event()
+        self.stop = threading.Event()
+        self.seq = 0
+        self.target = "1"
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            if not self.busy.wait(0.5):
+                continue
+            seq = self.seq
+            if self.stop.wait(NUDGE):
+                return
+            while self.busy.is_set() and self.seq == seq and not self.stop.is_set():
+                with contextlib.suppress(Exception):
+                    self.session.jobStatus(self.target)
+                self.stop.wait(NUDGE)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def bare(n: int, work: Path, *, nudge: bool = False) -> tuple[float, float]:
+    """Submit n jobs with a plain drmaa session (optionally with a nudge thread), then wait for all;
+    (submit s, total s)."""
     drmaa = load_drmaa()
     session = drmaa.Session()
     session.initialize()
+    key = "bare + nudge" if nudge else "bare"
+    nudger = _Nudge(session) if nudge else None
     try:
         jt = session.createJobTemplate()
         jt.remoteCommand = COMMAND[0]
@@ -149,8 +198,40 @@ def bare(n: int, work: Path) -> tuple[float, float]:
         ids = []
         for _ in range(n):
             t0 = time.perf_counter()
+            if nudger is not None:
+                nudger.seq += 1
+                nudger.busy.set()
             ids.append(session.runJob(jt))
-            PER_JOB["bare"].append(time.perf_counter() - t0)
+            if nudger is not None:
+                nudger.busy.clear()
+                nudger.target = str(ids[-1])
+            PER_JOB[key].append(time.perf_counter() - t0)
+        submitted = time.perf_counter() - start
+        if nudger is not None:
+            nudger.close()
+        for _ in ids:
+            session.wait(drmaa.Session.JOB_IDS_SESSION_ANY, drmaa.Session.TIMEOUT_WAIT_FOREVER)
+        total = time.perf_counter() - start
+        session.deleteJobTemplate(jt)
+    finally:
+        session.exit()
+    return submitted, total
+
+
+def bulk(n: int, work: Path) -> tuple[float, float]:
+    """Submit the n runs as one array job (``runBulkJobs``), then wait for all tasks; (submit s, total s)."""
+    drmaa = load_drmaa()
+    session = drmaa.Session()
+    session.initialize()
+    try:
+        jt = session.createJobTemplate()
+        jt.remoteCommand = COMMAND[0]
+        jt.workingDirectory = str(work)
+        jt.outputPath = f":{work}/"
+        jt.errorPath = f":{work}/"
+        jt.jobName = "bench-bulk"
+        start = time.perf_counter()
+        ids = session.runBulkJobs(jt, 1, n, 1)
         submitted = time.perf_counter() - start
         for _ in ids:
             session.wait(drmaa.Session.JOB_IDS_SESSION_ANY, drmaa.Session.TIMEOUT_WAIT_FOREVER)
@@ -207,10 +288,10 @@ def specs(n: int, work: Path) -> list[TaskSpec]:
     return out
 
 
-def through(executor: DrmaaExecutor | LocalExecutor, tasks: list[TaskSpec]) -> tuple[float, float]:
+def through(executor: DrmaaExecutor | LocalExecutor, tasks: list[TaskSpec], key: str = "") -> tuple[float, float]:
     """Submit every task through an executor and collect every outcome; (submit s, total s)."""
     start = time.perf_counter()
-    key = type(executor).__name__
+    key = key or type(executor).__name__
     for spec in tasks:
         t0 = time.perf_counter()
         executor.submit(spec)
@@ -234,28 +315,44 @@ def slots() -> int:
 
 
 def main() -> None:
-    """Run the three measurements and print a table."""
+    """Run the measurements and print a table."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--recover", type=int, default=500, help="in-flight jobs for the recovery run (0: skip)")
+    parser.add_argument(
+        "--quick", action="store_true", help="skip the bare loop with nudge, the executor without it and the array job"
+    )
     args = parser.parse_args()
     n = args.jobs
+    load_before = os.getloadavg()
+    rows: list[tuple[str, float, float]] = []
+    nudges: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="bench-drmaa-") as tmp:
         root = Path(tmp)
-        (root / "bare").mkdir()
+        for d in ("bare", "bare-nudge", "bulk"):
+            (root / d).mkdir()
         settings = Settings(home=root / "home", max_parallel=slots())
         b_sub, b_tot = bare(n, root / "bare")
+        rows.append(("bare drmaa loop", b_sub, b_tot))
+        if not args.quick:
+            rows.append(("bare drmaa loop + nudge thread", *bare(n, root / "bare-nudge", nudge=True)))
         q_sub = bare_equivalent(specs(n, root / "bare-eq"), settings)
         with DrmaaExecutor(settings) as ex:
             tasks = specs(n, root / "drmaa")
-            e_sub, e_tot = through(ex, tasks)
+            e_sub, e_tot = through(ex, tasks, EXECUTOR)
+            rows.append((EXECUTOR, e_sub, e_tot))
+            nudges[EXECUTOR] = ex.nudges
             start = time.perf_counter()
             states = ex.lookup([t.attempt_id for t in tasks])
             outcomes = ex.recover_many([(t.attempt_id, "") for t in tasks])
             look = time.perf_counter() - start
             assert set(states.values()) == {TaskState.FINISHED} and len(outcomes) == n
+        if not args.quick:
+            with DrmaaExecutor(settings, submit_nudge=0.0) as ex:
+                rows.append((NO_NUDGE, *through(ex, specs(n, root / "drmaa-nn"), NO_NUDGE)))
+            rows.append(("one array job (runBulkJobs)", *bulk(n, root / "bulk")))
         local = LocalExecutor(settings)
-        l_sub, l_tot = through(local, specs(n, root / "local"))
+        rows.append(("LocalExecutor", *through(local, specs(n, root / "local"))))
         local.close()
         m = args.recover
         if m:
@@ -267,14 +364,14 @@ def main() -> None:
                 rec_total, rec_reconcile = recover(rec_settings, plugins, m)
             finally:
                 qdel(ids)
-    print(f"{n} jobs of {' '.join(COMMAND)}, queue slots = local max_parallel = {settings.max_parallel}")
+    load_after = os.getloadavg()
+    print(
+        f"{n} jobs of {' '.join(COMMAND)}, queue slots = local max_parallel = {settings.max_parallel}; load average "
+        f"(1/5 min) before {load_before[0]:.2f}/{load_before[1]:.2f}, after {load_after[0]:.2f}/{load_after[1]:.2f}"
+    )
     print("| | submit s | ms/job | all done s | jobs/s |")
     print("|---|---|---|---|---|")
-    for name, sub, tot in (
-        ("bare drmaa loop", b_sub, b_tot),
-        ("DrmaaExecutor", e_sub, e_tot),
-        ("LocalExecutor", l_sub, l_tot),
-    ):
+    for name, sub, tot in rows:
         print(f"| {name} | {sub:.3f} | {1000 * sub / n:.2f} | {tot:.2f} | {n / tot:.1f} |")
     print(f"| ratio executor/bare | {e_sub / b_sub:.2f} | | {e_tot / b_tot:.2f} | |")
     print(f"| bare loop, executor's job attributes, on hold | {q_sub:.3f} | {1000 * q_sub / n:.2f} | | |")
@@ -283,14 +380,24 @@ def main() -> None:
     for key, times in PER_JOB.items():
         if times:
             calm = [t for t in times if t < STALL]
-            print(f"  {key}: median {1000 * statistics.median(times):.2f} ms/job, {len(times) - len(calm)} stall(s) "
-                  f"> {STALL} s, total without stalls {sum(calm):.3f} s")
-    calm_ratio = sum(t for t in PER_JOB["DrmaaExecutor"] if t < STALL) / sum(t for t in PER_JOB["bare"] if t < STALL)
-    med_ratio = statistics.median(PER_JOB["DrmaaExecutor"]) / statistics.median(PER_JOB["bare"])
+            slow = sum(1 for t in calm if t >= SLOW)
+            extra = f", {nudges[key]} nudge(s)" if key in nudges else ""
+            print(
+                f"  {key}: median {1000 * statistics.median(times):.2f} ms/job, {len(times) - len(calm)} stall(s) "
+                f"> {STALL} s, {slow} slow ({SLOW}-{STALL} s){extra}, total without stalls {sum(calm):.3f} s"
+            )
+    calm_ratio = sum(t for t in PER_JOB[EXECUTOR] if t < STALL) / sum(t for t in PER_JOB["bare"] if t < STALL)
+    med_ratio = statistics.median(PER_JOB[EXECUTOR]) / statistics.median(PER_JOB["bare"])
     print(f"ratio executor/bare without stalls: {calm_ratio:.2f}; of the medians: {med_ratio:.2f}")
+    if PER_JOB["bare + nudge"]:
+        nudged = e_sub / sum(PER_JOB["bare + nudge"])
+        print(f"ratio executor/bare loop with the same nudge thread (totals): {nudged:.2f}")
     ratio = e_sub / b_sub
     verdict = "met" if ratio <= SUBMIT_TARGET else "NOT met"
     print(f"submission ratio executor/bare for {n} jobs: {ratio:.2f} (target <= {SUBMIT_TARGET}: {verdict})")
+    done_ratio = e_tot / b_tot
+    verdict = "met" if done_ratio <= SUBMIT_TARGET else "NOT met"
+    print(f"completion ratio executor/bare for {n} jobs: {done_ratio:.2f} (target <= {SUBMIT_TARGET}: {verdict})")
     if args.recover:
         print(
             f"recovery of {args.recover} in-flight (held) jobs: restart to all settled {rec_total:.2f} s, of which "

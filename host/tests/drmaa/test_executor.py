@@ -107,6 +107,23 @@ def test_many_jobs_are_all_reaped(sge: Harness) -> None:
     assert len({o.external_id for o in outcomes.values()}) == 12
 
 
+def test_reused_job_template_carries_only_each_attempts_own_attributes(sge: Harness) -> None:
+    """Consecutive submissions share one job template: an attempt's extra environment, walltime, paths and
+    command never leak into the next attempt (each sees exactly what its own spec asks for)."""
+    first = sge.spec('printf "%s" "$VIQ_PROBE" > probe.txt; sleep 30', walltime=2)
+    first = type(first)(**{**first.__dict__, "env": {"VIQ_PROBE": "first-only"}})
+    sge.executor.submit(first)
+    second = sge.run('sleep 3; printf "%s|%s" "${VIQ_PROBE-unset}" "$(pwd)" > probe.txt; echo second')
+    outcomes = sge.collect([first.attempt_id, second], timeout=60)
+    assert outcomes[first.attempt_id].timed_out and outcomes[first.attempt_id].exit_code is None
+    assert (sge.root / first.attempt_id / "probe.txt").read_text() == "first-only"
+    out = outcomes[second]
+    assert (out.exit_code, out.timed_out, out.signal) == (0, False, None)
+    assert (sge.root / second / "probe.txt").read_text() == f"unset|{sge.root / second}"
+    assert (sge.root / second / "stdout.log").read_text() == "second\n"
+    assert (sge.root / first.attempt_id / "stdout.log").read_text() == ""
+
+
 def test_cancel_running_and_queued(sge: Harness) -> None:
     """cancel() terminates a running job and removes a job that has not started; both end aborted as cancelled."""
     running = sge.run("sleep 60")

@@ -7,7 +7,9 @@ number): the name, not the numeric id, is the durable key, because Grid Engine c
 again after a qmaster crash.
 
 A reaper thread calls ``wait(JOB_IDS_SESSION_ANY)`` and turns every job that ends into a
-:class:`TaskOutcome` for :meth:`DrmaaExecutor.wait_any`. Jobs submitted by an earlier host process are
+:class:`TaskOutcome` for :meth:`DrmaaExecutor.wait_any`. Submissions reuse one job template (only the
+attributes that differ from the previous attempt are set) and a nudge thread guards every ``runJob`` against
+a lost wake-up in libdrmaa 8.1.9 (see :attr:`DrmaaExecutor.submit_nudge`). Jobs submitted by an earlier host process are
 not part of this session: :meth:`DrmaaExecutor.state` finds them by name in ``qstat -xml`` and
 ``qacct``, :meth:`DrmaaExecutor.recover` reads their outcome from ``qacct``, and
 :meth:`DrmaaExecutor.adopt` keeps watching one until it ends (its outcome then arrives through
@@ -301,8 +303,28 @@ class DrmaaExecutor:
     host_scan_interval: float = 15.0
     """How often the queue instances are scanned for lost hosts (two ``qstat -xml`` calls; each loads the
     qmaster, which slows submissions, and a loss is acted on only after ``host_loss_grace`` anyway)."""
+    submit_quiet: float = 2.0
+    """A due host scan waits until no attempt was submitted for this long (at most one more
+    ``host_scan_interval``), so its ``qstat`` calls do not compete with a burst of submissions."""
+    submit_nudge: float = 0.02
+    """Seconds a single ``runJob`` may take before the nudge thread sends the qmaster a ``jobStatus`` query
+    (repeated at this interval until the call returns; 0 disables it). libdrmaa 8.1.9 shares one
+    communication handle between the caller and its own event-client thread, and now and then the caller
+    misses the wake-up for a reply that has already been read: it then sleeps out commlib's 1-s wait (the
+    "≈1 s qmaster stalls" of every DRMAA submitter, bare loops included). Any further reply for the session
+    wakes it, so a stall costs about this long instead of a second."""
     name: str = "drmaa"
+    nudges: int = field(default=0, init=False)
+    """How many nudges were sent (each one a ``runJob`` that would otherwise have waited up to 1 s)."""
     _last_host_scan: float = field(default=float("-inf"), init=False)
+    _last_submit: float = field(default=float("-inf"), init=False)
+    _template: Any = field(default=None, init=False, repr=False)
+    _template_values: dict[str, object] = field(default_factory=dict, init=False, repr=False)
+    _submit_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _submitting: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    _submit_seq: int = field(default=0, init=False, repr=False)
+    _nudge_target: str = field(default="1", init=False, repr=False)
+    _nudger: threading.Thread | None = field(default=None, init=False)
     _unknown_since: dict[str, float] = field(default_factory=dict, init=False)
     _drmaa: Any = field(init=False, repr=False)
     _session: Any = field(init=False, repr=False)
@@ -340,6 +362,9 @@ class DrmaaExecutor:
         self._reaper.start()
         self._watcher = threading.Thread(target=self._watch_loop, name="drmaa-watcher", daemon=True)
         self._watcher.start()
+        if self.submit_nudge > 0:
+            self._nudger = threading.Thread(target=self._nudge_loop, name="drmaa-nudge", daemon=True)
+            self._nudger.start()
 
     # -- protocol ---------------------------------------------------------------------------------------
 
@@ -353,35 +378,40 @@ class DrmaaExecutor:
         spec.work_dir.mkdir(parents=True, exist_ok=True)
         for path in (spec.stdout, spec.stderr):
             path.parent.mkdir(parents=True, exist_ok=True)
-        jt = self._session.createJobTemplate()
-        try:
-            jt.remoteCommand = command[0]
-            jt.args = list(command[1:])
-            jt.jobName = job_name(spec.attempt_id)
-            jt.workingDirectory = str(spec.work_dir)
-            jt.outputPath = f":{spec.stdout}"
-            jt.errorPath = f":{spec.stderr}"
-            jt.jobEnvironment = self._environment(spec.env)
-            jt.nativeSpecification = native_specification(
+        attributes: dict[str, object] = {
+            "remoteCommand": command[0],
+            "args": list(command[1:]),
+            "jobName": job_name(spec.attempt_id),
+            "workingDirectory": str(spec.work_dir),
+            "outputPath": f":{spec.stdout}",
+            "errorPath": f":{spec.stderr}",
+            "jobEnvironment": self._environment(spec.env),
+            "nativeSpecification": native_specification(
                 spec.resources,
                 queue=self.settings.drmaa_queue,
                 cores_resource=self.cores_resource or "",
                 memory_resource=self.memory_resource or "",
                 extra=self.settings.drmaa_native_extra,
-            )
+            ),
+        }
+        with self._submit_lock:
+            jt = self._job_template(attributes)
             with self._lock:
                 # the lock spans runJob and the bookkeeping: the reaper cannot see the job end unrecorded
+                self._submit_seq += 1
+                self._submitting.set()
                 try:
                     external = str(self._session.runJob(jt))
                 except d.errors.DrmaaException as err:
                     raise DrmaaError(f"Grid Engine refused attempt {spec.attempt_id}: {err}") from err
+                finally:
+                    self._submitting.clear()
+                    self._last_submit = time.monotonic()
+                self._nudge_target = external
                 job = _Job(external, spec.attempt_id, external, spec.resources.walltime.total_seconds())
                 self._jobs[external] = job
                 self._by_attempt[spec.attempt_id] = job
                 self._lock.notify_all()
-        finally:
-            with contextlib.suppress(d.errors.DrmaaException):
-                self._session.deleteJobTemplate(jt)
         return external
 
     def wait_any(self, timeout: float) -> list[TaskOutcome]:
@@ -454,9 +484,14 @@ class DrmaaExecutor:
         self._stop.set()
         with self._lock:
             self._lock.notify_all()
-        for thread in (self._reaper, self._watcher):
+        for thread in (self._reaper, self._watcher, self._nudger):
             if thread is not None:
                 thread.join(timeout=self.wait_slice + 30)
+        with self._submit_lock:
+            if self._template is not None:
+                with contextlib.suppress(self._drmaa.errors.DrmaaException):
+                    self._session.deleteJobTemplate(self._template)
+                self._template = None
         with contextlib.suppress(self._drmaa.errors.DrmaaException):
             self._session.exit()
         with _claim:
@@ -542,6 +577,49 @@ class DrmaaExecutor:
         env["VIQ_HOME"] = str(self.settings.home)
         env.update(extra)
         return env
+
+    def _job_template(self, attributes: Mapping[str, object]) -> Any:
+        """The executor's one job template with these attributes (call with ``_submit_lock`` held).
+
+        Only attributes that differ from the previous submission are set: each is a libdrmaa call, and most
+        (command, environment, native specification) are the same for every attempt of a host.
+        """
+        d = self._drmaa
+        if self._template is None:
+            try:
+                self._template = self._session.createJobTemplate()
+            except d.errors.DrmaaException as err:
+                raise DrmaaError(f"cannot create a DRMAA job template: {err}") from err
+            self._template_values.clear()
+        for name, value in attributes.items():
+            if name in self._template_values and self._template_values[name] == value:
+                continue
+            self._template_values.pop(name, None)  # unknown until the library has taken it
+            try:
+                setattr(self._template, name, value)
+            except d.errors.DrmaaException as err:
+                raise DrmaaError(f"Grid Engine refused the job attribute {name}={value!r}: {err}") from err
+            self._template_values[name] = value
+        return self._template
+
+    def _nudge_loop(self) -> None:
+        """Wake a ``runJob`` that missed its reply (see :attr:`submit_nudge`) with a cheap ``jobStatus`` query."""
+        while not self._stop.is_set():
+            if not self._submitting.wait(1.0):
+                continue
+            seq = self._submit_seq
+            if self._stop.wait(self.submit_nudge):
+                return
+            sent = 0
+            while self._submitting.is_set() and self._submit_seq == seq:
+                self.nudges += 1
+                sent += 1
+                with contextlib.suppress(Exception):  # any reply will do, "no such job" included
+                    self._session.jobStatus(self._nudge_target)
+                # a call that is still waiting after a second is not a missed wake-up (qmaster down or busy):
+                # keep nudging, once a second, without flooding the qmaster
+                if self._stop.wait(self.submit_nudge if sent * self.submit_nudge < 1.0 else 1.0):
+                    return
 
     def _emit(self, job: _Job, outcome: TaskOutcome) -> None:
         with self._lock:
@@ -725,8 +803,11 @@ class DrmaaExecutor:
     def _watch_loop(self) -> None:
         """Poll adopted jobs (not in this session): when one leaves qstat, read its outcome from qacct."""
         while not self._stop.wait(self.watch_interval):
-            if time.monotonic() - self._last_host_scan >= self.host_scan_interval:
-                self._last_host_scan = time.monotonic()
+            now = time.monotonic()
+            due = now - self._last_host_scan >= self.host_scan_interval
+            quiet = now - self._last_submit >= self.submit_quiet
+            if due and (quiet or now - self._last_host_scan >= 2 * self.host_scan_interval):
+                self._last_host_scan = now
                 self._check_hosts()  # issue 14: jobs on a lost execution host (see executors/hostloss.py)
             with self._lock:
                 adopted = [j for j in self._jobs.values() if j.adopted]
