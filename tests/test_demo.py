@@ -7,9 +7,16 @@ from pathlib import Path
 
 from viq_host.catalog import ProductQuery
 from viq_host.demo import Demo, From, Step
-from viq_host.host import open_host
+from viq_host.host import Host, open_host
 from viq_host.monitoring.campaign import PlanNote, campaign_report
 from viq_host.testing.harness import harness_settings
+
+
+def _host(tmp_path: Path) -> Host:
+    """A host on an isolated installation under ``tmp_path`` (plugin-loading warnings silenced)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return open_host(harness_settings(tmp_path))
 
 
 def test_small_campaign_promotes_a_dark_candidate_with_its_evidence(tmp_path: Path) -> None:
@@ -17,7 +24,6 @@ def test_small_campaign_promotes_a_dark_candidate_with_its_evidence(tmp_path: Pa
 
     A step whose processor is not installed and a step fed by it are skipped with their reasons, never faked.
     """
-    settings = harness_settings(tmp_path)
     plan = [
         Step("sim", "venus-simulator", "darks", {"acquisition": "dark", "bands": ["B3"], "tdi": 8, "lines": 128,
                                                  "pixels": 64, "seed": 5, "file_class": "TEST"}),
@@ -25,10 +31,7 @@ def test_small_campaign_promotes_a_dark_candidate_with_its_evidence(tmp_path: Pa
         Step("ghost", "no-such-processor", "not installed", inputs={"dark": [From("sim", "raw")]}),
         Step("after-ghost", "dark-signal", "fed by the ghost", inputs={"dark": [From("ghost", "out")]}),
     ]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        host = open_host(settings)
-    with host:
+    with _host(tmp_path) as host:
         demo = Demo(host, tmp_path / "out", shared_data=None)
         run = demo.execute(plan)
         states = {r.step.key: r.state for r in run.steps}
@@ -69,11 +72,7 @@ def test_without_reference_data_the_dem_steps_run_on_simulated_terrain(tmp_path:
 
     plan = {s.key: s for s in default_plan(128)}
     chosen = [plan["sim-terrain"], plan["refdem"], plan["demcmp"]]
-    settings = harness_settings(tmp_path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        host = open_host(settings)
-    with host:
+    with _host(tmp_path) as host:
         demo = Demo(host, tmp_path / "out", shared_data=None)
         run = demo.execute(chosen)
         states = {r.step.key: r.state for r in run.steps}
@@ -90,14 +89,10 @@ def test_without_reference_data_the_dem_steps_run_on_simulated_terrain(tmp_path:
 
 def test_a_step_and_its_fallback_both_without_inputs_are_skipped_with_both_reasons(tmp_path: Path) -> None:
     """When neither a step nor its fallback finds its inputs, the step is skipped and the reason names both."""
-    settings = harness_settings(tmp_path)
     plan = [Step("x", "dark-signal", "x", inputs={"dark": [From("nowhere", "raw")]},
                  fallback=Step("x", "dark-signal", "x too", inputs={"dark": [From("nowhere", "other")]})),
             Step("nowhere", "no-such-processor", "absent")]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        host = open_host(settings)
-    with host:
+    with _host(tmp_path) as host:
         run = Demo(host, tmp_path / "out", shared_data=None).execute(plan)
         res = run.result("x")
         assert res is not None and res.state == "skipped"

@@ -5,10 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,28 +13,13 @@ from viq_host.catalog import open_catalog
 from viq_host.catalog.base import ProductQuery
 from viq_host.jobs.store import AttemptState, JobState, JobStore
 from viq_host.service import quiet_plugins
+from viq_host.testing.daemons import start_daemon, wait_while_alive
 from viq_host.testing.factories import make_job_order
 from viq_host.testing.harness import processor_env
 from viq_sge_procs import Nap
 
 pytestmark = pytest.mark.sge
 
-VIQ = Path(sys.executable).parent / "viq"
-
-
-def _start(home: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as fh:
-        return subprocess.Popen([str(VIQ), "daemon", "--poll", "0.2"], env=env, stdout=fh, stderr=subprocess.STDOUT)
-
-
-def _wait_for(what: str, check: Callable[[], bool], timeout: float, proc: subprocess.Popen[bytes], log: Path) -> None:
-    end = time.monotonic() + timeout
-    while not check():
-        if proc.poll() is not None:
-            pytest.fail(f"daemon exited ({proc.returncode}) while waiting for {what}:\n{log.read_text()[-3000:]}")
-        if time.monotonic() > end:
-            pytest.fail(f"timed out waiting for {what}:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
 
 
 def test_kill_minus_nine_and_restart(sge_available: str, tmp_path: Path) -> None:
@@ -69,10 +50,10 @@ def test_kill_minus_nine_and_restart(sge_available: str, tmp_path: Path) -> None
     (inbox / "broken.xml").write_text("<Job_Order>\n  <Processor_Name>t-sge-nap\n</Job_Order>\n")
 
     log = tmp_path / "daemon.log"
-    first = _start(home, env, log)
+    first = start_daemon(env, log)
     store: JobStore | None = None
     try:
-        _wait_for("the jobs store", lambda: (home / "jobs.sqlite").exists(), 30, first, log)
+        wait_while_alive("the jobs store", lambda: (home / "jobs.sqlite").exists(), 30, first, log)
         store = JobStore(home / "jobs.sqlite")
 
         def mid_run() -> bool:
@@ -81,15 +62,15 @@ def test_kill_minus_nine_and_restart(sge_available: str, tmp_path: Path) -> None
             running = sum(a.state is AttemptState.RUNNING for a in store.attempts_in_flight())
             return len(jobs) == len(naps) and done >= 2 and running >= 1
 
-        _wait_for("two jobs done and one running", mid_run, 90, first, log)
+        wait_while_alive("two jobs done and one running", mid_run, 90, first, log)
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         in_flight = store.attempts_in_flight()
         assert in_flight, "nothing was in flight at the kill"
 
-        second = _start(home, env, log)
+        second = start_daemon(env, log)
         try:
-            _wait_for(
+            wait_while_alive(
                 "every job finished",
                 lambda: all(j.state.terminal for j in store.jobs()) and len(store.jobs()) == len(naps),
                 120,
@@ -97,7 +78,7 @@ def test_kill_minus_nine_and_restart(sge_available: str, tmp_path: Path) -> None
                 log,
             )
             filed = home / "done"
-            _wait_for("the orders filed", lambda: len(list(filed.glob("*.xml"))) == len(naps), 10, second, log)
+            wait_while_alive("the orders filed", lambda: len(list(filed.glob("*.xml"))) == len(naps), 10, second, log)
             heartbeat = json.loads((home / "daemon.json").read_text())
             assert heartbeat["pid"] == second.pid
         finally:

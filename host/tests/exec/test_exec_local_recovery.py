@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,21 +17,11 @@ from viq_host.executors.base import TaskState
 from viq_host.executors.local import LocalExecutor
 from viq_host.jobs.store import AttemptState, JobState, JobStore
 from viq_host.service import quiet_plugins
+from viq_host.testing.daemons import start_daemon, wait_while_alive
 from viq_host.testing.factories import make_job_order
 from viq_host.testing.harness import processor_env
 
-VIQ = Path(sys.executable).parent / "viq"
 DRMAA_TESTS = Path(__file__).resolve().parents[1] / "drmaa"
-
-
-def _wait_for(what: str, check: Callable[[], bool], timeout: float, proc: subprocess.Popen[bytes], log: Path) -> None:
-    end = time.monotonic() + timeout
-    while not check():
-        if proc.poll() is not None:
-            pytest.fail(f"daemon exited ({proc.returncode}) while waiting for {what}:\n{log.read_text()[-3000:]}")
-        if time.monotonic() > end:
-            pytest.fail(f"timed out waiting for {what}:\n{log.read_text()[-3000:]}")
-        time.sleep(0.1)
 
 
 def test_kill_minus_nine_of_a_local_daemon_adopts_its_running_workers(
@@ -59,18 +47,13 @@ def test_kill_minus_nine_of_a_local_daemon_adopts_its_running_workers(
         os.replace(staging / f"{tag}.xml", inbox / f"{tag}.xml")
     log = tmp_path / "daemon.log"
 
-    def start() -> subprocess.Popen[bytes]:
-        with log.open("ab") as fh:
-            return subprocess.Popen([str(VIQ), "daemon", "--poll", "0.2"], env=env, stdout=fh,
-                                    stderr=subprocess.STDOUT)
-
-    first = start()
+    first = start_daemon(env, log)
     store: JobStore | None = None
     try:
-        _wait_for("the job store", lambda: (home / "jobs.sqlite").exists(), 30, first, log)
+        wait_while_alive("the job store", lambda: (home / "jobs.sqlite").exists(), 30, first, log)
         store = JobStore(home / "jobs.sqlite")
         running = lambda: sum(a.state is AttemptState.RUNNING for a in store.attempts_in_flight()) == 2  # noqa: E731
-        _wait_for("both workers running", running, 60, first, log)
+        wait_while_alive("both workers running", running, 60, first, log)
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         # the short nap ends while no host is up: nobody sees its exit status
@@ -80,9 +63,9 @@ def test_kill_minus_nine_of_a_local_daemon_adopts_its_running_workers(
         in_flight = store.attempts_in_flight()
         assert len(in_flight) == 2
 
-        second = start()
+        second = start_daemon(env, log)
         try:
-            _wait_for("every job finished", lambda: all(j.state.terminal for j in store.jobs()), 60, second, log)
+            wait_while_alive("every job finished", lambda: all(j.state.terminal for j in store.jobs()), 60, second, log)
         finally:
             second.send_signal(signal.SIGTERM)
             assert second.wait(30) == 0, log.read_text()[-3000:]

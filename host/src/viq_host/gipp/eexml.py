@@ -213,20 +213,6 @@ class GippName:
         other = cls._other_for_record(record)
         if other is not None:
             return other
-        if record.instance_id:
-            layout = next((lay for lay, types, _ in OTHER_LAYOUTS if record.gipp_type in types), "")
-            if layout == "BBOX":
-                return cls(
-                    file_class=record.file_class,
-                    gipp_type=record.gipp_type,
-                    kind="S" if record.applicability.kind == "SITE" else "L",
-                    nick=record.applicability.name,
-                    serial=record.serial,
-                    start="00000000",
-                    stop="99999999",
-                    layout=layout,
-                    instance=record.instance_id,
-                )
         return cls.build(
             record.file_class,
             record.gipp_type,
@@ -239,10 +225,13 @@ class GippName:
 
     @classmethod
     def _other_for_record(cls, record: GippRecord) -> GippName | None:
-        """The EMISSION / SITE_* name of a record of those types, None when the record lacks what it needs."""
+        """The BBOX / EMISSION / SITE_* name of a record of those types, None when the record lacks what it needs
+        (a BBOX name needs the corners its content model names)."""
         layout = next((lay for lay, types, _ in OTHER_LAYOUTS if record.gipp_type in types), "")
         start, stop = record.validity.start, record.validity.stop
-        if layout == "EMISSION" and start is not None:
+        if layout == "BBOX" and record.instance_id:
+            instance = record.instance_id
+        elif layout == "EMISSION" and start is not None:
             instance = f"{start:%Y%m%dT%H%M%S}"
         elif layout == "SITE_VERSION":
             instance = ""
