@@ -5,14 +5,17 @@ Geometry (``viq_venus.geometry``): pixel (i, j) of band b sees the ground line `
 ``k_b = tan θ_b / GSD`` the parallax per metre. A ground point at height H is seen by band 2 ``d`` lines after
 band 1 with ``d = (c₁ − c₂) + H·(k₂ − k₁)``, so ``H = (d − (c₁ − c₂)) / (k₂ − k₁)``; it lies on the ground at
 ``(i + c₁ − H·k₁, j + dx₁)``, where the reference DEM is sampled. Attitude jitter is not known to the model: it
-shows up as a line-dependent error of the heights (see the report's per-line profile).
+shows up as a line-dependent error of the heights (see the report's per-line profile). With
+``line_profile="remove"`` that profile (the median difference to the reference per line, a function of time
+only) is taken as the jitter of the pair and removed from the heights before the statistics; the report keeps
+the statistics before the removal and the removed profile in pixels of disparity.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import rasterio
@@ -72,6 +75,10 @@ class StereoCheckParameters(BaseModel):
                                           "the expected height precision reported.")
     instrument_config: str = Field(default="", description="Instrument TOML (viq_venus); empty = built-in defaults.")
     use_attitude_bias: bool = Field(default=True, description="Include the configured pitch bias in c_b.")
+    line_profile: Literal["keep", "remove"] = Field(
+        default="keep", description="'remove': take the per-line median difference to the reference as the "
+        "attitude jitter between the two bands and remove it from the heights before the statistics."
+    )
 
 
 def _read_band(path: Path) -> tuple[NDArray[np.float64], GridSpec, Any]:
@@ -153,13 +160,30 @@ def check(p: StereoCheckParameters, product: Path, reference: Path, out: Path, l
     ref_grid = GridSpec(t, cols + 2 * pad, lines + 2 * pad)
     ref_on = warp(ref.z, ref.grid.transform, ref.crs, ref_grid, crs, "bilinear").astype(np.float64)
     rows, cc = np.mgrid[0:lines, 0:cols].astype(np.float64)
-    gy = rows + c1 - np.nan_to_num(heights) * float(m1["k"]) + pad
     gx = cc + np.asarray(m1["dx"])[:, None] + pad
-    ref_h = ndimage.map_coordinates(ref_on, [gy, gx], order=1, mode="constant", cval=np.nan)
+
+    def against_reference(h: NDArray[np.float64]) -> NDArray[np.float64]:
+        gy = rows + c1 - np.nan_to_num(h) * float(m1["k"]) + pad
+        ref_h: NDArray[np.float64] = ndimage.map_coordinates(ref_on, [gy, gx], order=1, mode="constant",
+                                                             cval=np.nan)
+        return ref_h
+
+    ref_h = against_reference(heights)
     diff = heights - ref_h
     ok = np.isfinite(diff)
     if not ok.any():
         raise DemInputError(f"the reference DEM {reference.name} does not cover the acquisition")
+    before = {"median_m": float(np.median(diff[ok])), "nmad_m": stats.nmad(diff[ok])}
+    removed_px: NDArray[np.float64] | None = None
+    if p.line_profile == "remove":
+        jitter_m = _line_medians(diff) - before["median_m"]  # NaN: a line without valid cells, left as it is
+        heights = heights - np.nan_to_num(jitter_m)[:, None]
+        removed_px = jitter_m * dk
+        ref_h = against_reference(heights)
+        diff = heights - ref_h
+        ok = np.isfinite(diff)
+        log.info(f"line profile removed: RMS {float(np.sqrt(np.nanmean(removed_px ** 2))):.4f} px of disparity; NMAD "
+                 f"{before['nmad_m']:.2f} m before")
     d_ok = diff[ok]
     dz, nm = float(np.median(d_ok)), stats.nmad(d_ok)
     precision_m = p.disparity_precision_px / abs(dk)
@@ -168,7 +192,7 @@ def check(p: StereoCheckParameters, product: Path, reference: Path, out: Path, l
     if relief < 3 * precision_m:
         warnings.append(f"the reference relief ({relief:.1f} m, 1–99 %) is below 3× the expected height precision "
                         f"({precision_m:.1f} m): the check measures noise and bias only, not the height scale")
-    line_err = np.array([np.nanmedian(r) if np.isfinite(r).any() else np.nan for r in diff])
+    line_err = _line_medians(diff)
     report = {
         "product": str(product), "reference": str(reference), "bands": [p.band1, p.band2],
         "base_to_height_px_per_m": dk, "expected_precision_m": precision_m,
@@ -179,6 +203,10 @@ def check(p: StereoCheckParameters, product: Path, reference: Path, out: Path, l
         "difference": stats.describe(d_ok),
         "line_profile_m": {"rms": float(np.sqrt(np.nanmean((line_err - dz) ** 2))),
                            "peak_to_peak": float(np.nanmax(line_err) - np.nanmin(line_err))},
+        "line_profile": p.line_profile,
+        "before_line_profile_removal": before,
+        "removed_line_profile_px": None if removed_px is None
+        else [round(float(v), 6) if np.isfinite(v) else None for v in removed_px],
         "warnings": warnings,
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -191,6 +219,11 @@ def check(p: StereoCheckParameters, product: Path, reference: Path, out: Path, l
     (out / "stereo_check.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     _plot(heights, diff, line_err, report, out / "stereo_check.png")
     return report
+
+
+def _line_medians(diff: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Median of each line's finite cells (NaN for a line without any)."""
+    return np.array([np.nanmedian(r) if np.isfinite(r).any() else np.nan for r in diff])
 
 
 def _plot(heights: NDArray[np.float64], diff: NDArray[np.float64], line_err: NDArray[np.float64],
@@ -272,6 +305,13 @@ class StereoCheckProcessor(Processor):
             Measurement(name="stereo_nmad_m", value=rep["stereo_nmad_m"], unit="m"),
             Measurement(name="disparity_error_px", value=rep["disparity_error_px"], unit="px"),
         )
+        if rep["removed_line_profile_px"] is not None:
+            removed = np.array([np.nan if v is None else v for v in rep["removed_line_profile_px"]])
+            measurements += (
+                Measurement(name="line_profile_rms_px", value=float(np.sqrt(np.nanmean(removed**2))), unit="px"),
+                Measurement(name="stereo_nmad_before_line_profile_m",
+                            value=rep["before_line_profile_removal"]["nmad_m"], unit="m"),
+            )
         ctx.logger.progress(100.0, "done")
         return ProcessorResult(
             outputs=outputs, measurements=measurements,
