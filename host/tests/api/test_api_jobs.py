@@ -231,3 +231,35 @@ def _events(text: str) -> list[tuple[str, str]]:
         if data:
             out.append((event, data))
     return out
+
+
+def test_plan_chooses_inputs_from_the_catalog_and_the_order_submits(api: Api, tmp_path: Path) -> None:
+    """POST /api/jobs/plan (viewer): the port's LatestValidityClosest rule takes the catalogued image of the site
+    nearest the window's middle, the returned job order names it and submits as is (operator); a window and site
+    without images is 422 naming the port; an unknown processor 404; an unknown field 422."""
+    from datetime import UTC, datetime
+
+    from viq_host.catalog import NewProduct
+
+    catalog = api.runtime.host.catalog
+    paths = {}
+    for day in (2, 9, 20):
+        img = write_geotiff(api.settings.home / "data" / f"l1-{day}.tif", np.ones((4, 4), dtype=np.uint16))
+        catalog.ingest(NewProduct(product_type="VSC_L1VALD", path=str(img), site="ARM",
+                                  sensing_start=datetime(2022, 5, day, 10, tzinfo=UTC)))
+        paths[day] = img
+    body = {"processor": "t-api-scale", "start": "2022-05-05T00:00:00Z", "stop": "2022-05-13T00:00:00Z",
+            "site": "ARM", "parameters": {"gain": "3"}}
+    r = api.post("/api/jobs/plan", role="viewer", json=body)
+    assert r.status_code == 200, r.text
+    plan = r.json()
+    (port,) = plan["ports"]
+    assert port["rule"] == "LatestValidityClosest" and [p["path"] for p in port["products"]] == [str(paths[9])]
+    assert str(paths[9]) in plan["job_order"] and str(paths[2]) not in plan["job_order"]
+    r = api.post("/api/jobs", content=plan["job_order"].encode(), headers=XML)
+    assert r.status_code == 201, r.text
+    assert [i["path"] for i in r.json()["plan"]["inputs"]["image"]] == [str(paths[9])]
+    r = api.post("/api/jobs/plan", role="viewer", json={**body, "site": "NOWHERE"})
+    assert r.status_code == 422 and "port 'image'" in r.json()["detail"]
+    assert api.post("/api/jobs/plan", role="viewer", json={**body, "processor": "no-such"}).status_code == 404
+    assert api.post("/api/jobs/plan", role="viewer", json={**body, "path": "/etc"}).status_code == 422

@@ -19,6 +19,7 @@ from viq_interfaces import (
     ProcessorDeclaration,
     ProcessorResult,
     RunContext,
+    SelectionRule,
     hookimpl,
 )
 from viq_interfaces.hookspecs import ComponentRegistry, ProcessorRegistry
@@ -42,7 +43,8 @@ class ScaleImage(Processor):
         name="t-api-scale",
         version="01.00",
         description="Scale an image (API test processor).",
-        inputs=(InputPort(name="image", product_types=("VSC_L1VALD",)),),
+        inputs=(InputPort(name="image", product_types=("VSC_L1VALD",),
+                          selection=SelectionRule.LATEST_VALIDITY_CLOSEST),),
         outputs=(OutputPort(name="scaled", product_type="IMQ_APITST", format="GeoTIFF", file_name_pattern="*.tif"),),
     )
     Parameters: ClassVar[type[BaseModel]] = Params

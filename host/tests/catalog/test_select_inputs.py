@@ -114,3 +114,5 @@ def test_counts_are_enforced_with_the_port_named(catalog: Catalog, tmp_path: Pat
         select_inputs(catalog, explicit, start=T0, stop=T1, site="ARM")
     with pytest.raises(SelectionError, match="is not after start"):
         select_inputs(catalog, optional, start=T1, stop=T0)
+    with pytest.raises(SelectionError, match="outside 1950–2200"):
+        select_inputs(catalog, optional, start=datetime(1, 1, 1, tzinfo=UTC), stop=T0)

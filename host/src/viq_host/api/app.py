@@ -25,6 +25,7 @@ from viq_host.api.store import ApiStoreError
 from viq_host.catalog.base import CatalogError, InvalidProduct, InvalidQuery, ProductNotFound
 from viq_host.config import Settings, load_settings
 from viq_host.gipp.models import GippAmbiguous, GippNotFound, GippStoreError
+from viq_host.jobs.select import SelectionError
 from viq_host.jobs.store import JobStoreError
 from viq_host.plugins import Plugins
 from viq_interfaces.errors import InvalidJobOrder, RegistryError, ViqError
@@ -42,6 +43,7 @@ STATUS: dict[type[Exception], int] = {
     InvalidQuery: 422,
     InvalidProduct: 422,
     InvalidJobOrder: 422,
+    SelectionError: 422,
     GippAmbiguous: 409,
     GippStoreError: 409,
     JobStoreError: 409,

@@ -31,6 +31,9 @@ from viq_interfaces.errors import MissingInputError
 
 DEFAULT_LOOKBACK = timedelta(days=1)
 """How long before the window a product may have started and still intersect it (acquisitions last seconds)."""
+EARLIEST = datetime(1950, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+"""Sensing windows outside these years are refused (the searches reach a century around the window)."""
 _SEARCH_SPANS = (timedelta(days=1), timedelta(days=16), timedelta(days=183), timedelta(days=3660),
                  timedelta(days=36600))
 """Growing half-widths of the windows the closest/latest rules search in."""
@@ -168,6 +171,9 @@ def select_inputs(
     start, stop = _utc(start), _utc(stop)
     if stop <= start:
         raise SelectionError(f"sensing window: stop {stop.isoformat()} is not after start {start.isoformat()}")
+    if start < EARLIEST or stop > LATEST:
+        raise SelectionError(f"sensing window {start.isoformat()} – {stop.isoformat()} is outside "
+                             f"{EARLIEST.year}–{LATEST.year}")
     selector = _Selector(catalog, start, stop, site, band, lookback)
     selection = Selection(start=start, stop=stop, site=site)
     named = set(explicit or {})

@@ -1,4 +1,5 @@
-"""Job routes: validate and submit job orders (XML body), list, status, logs, cancel, retry.
+"""Job routes: plan (inputs chosen from the catalog), validate and submit job orders (XML body), list, status,
+logs, cancel, retry.
 
 An uploaded order goes through the hardened reader the CLI uses (size limit, no DTD/entities, XSD) and the
 same layered validation (processor, declaration, files inside the data roots). A submitted order is kept
@@ -8,12 +9,13 @@ under ``HOME/orders/api/`` and queued; the runner thread of ``viq serve`` (or a 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path as FsPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from viq_host.api.auth import Operator, Viewer
 from viq_host.api.errors import ERRORS
@@ -80,6 +82,48 @@ class Submitted(BaseModel):
     job_id: str = Field(description="Id of the new job.")
     state: str = Field(description="QUEUED.")
     plan: dict[str, Any] = Field(description="What will run (inputs, parameters, GIPPs, outputs).")
+
+
+class PlanRequest(BaseModel):
+    """A job to plan: the processor, the sensing window and where; inputs come from the catalog."""
+
+    model_config = ConfigDict(extra="forbid")
+    processor: str = Field(pattern=r"^[a-z0-9][a-z0-9_.\-]{0,63}$", description="Processor name.")
+    version: str | None = Field(default=None, pattern=r"^\d{2}\.\d{2}$", description="Version (default latest).")
+    start: datetime = Field(description="Sensing window start (UTC).")
+    stop: datetime = Field(description="Sensing window end (UTC).")
+    site: str | None = Field(default=None, max_length=64, description="Site name.")
+    band: str | None = Field(default=None, pattern=r"^B\d{1,2}$", description="Only products of this band.")
+    parameters: dict[str, str] = Field(default_factory=dict, max_length=100,
+                                       description="Parameter values (as in a job order).")
+
+
+@router.post("/plan", summary="Choose a job's inputs from the catalog by each port's selection rule")
+def plan_job(caller: Viewer, body: PlanRequest) -> dict[str, Any]:
+    """The products each input port's rule selects for the window, and the job order that names them (not
+    stored: submit it with POST /api/jobs). 422 names the port a rule cannot satisfy."""
+    from viq_host.jobs.build import build_job_order
+    from viq_host.jobs.eegs import job_order_xml
+    from viq_host.jobs.select import select_inputs
+
+    rt = caller.runtime
+    start, stop = (t if t.tzinfo else t.replace(tzinfo=UTC) for t in (body.start, body.stop))
+    decl = rt.host.plugins.processors.get(body.processor, body.version).declaration
+    selection = select_inputs(rt.catalog, decl, start=start, stop=stop, site=body.site, band=body.band)
+    order = build_job_order(decl, inputs=selection.inputs(), params=body.parameters, sensing=(start, stop),
+                            site=body.site)
+    return {
+        "processor": decl.name, "version": decl.version, "start": start.isoformat(), "stop": stop.isoformat(),
+        "site": body.site,
+        "ports": [
+            {"port": c.port, "rule": c.rule.value, "note": c.note,
+             "products": [{"id": p.id, "product_type": p.product_type, "path": p.path, "site": p.site,
+                           "sensing_start": p.sensing_start.isoformat() if p.sensing_start else None}
+                          for p in c.products]}
+            for c in selection.ports
+        ],
+        "job_order": job_order_xml(order).decode("utf-8"),
+    }
 
 
 class Reason(BaseModel):
