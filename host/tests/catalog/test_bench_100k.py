@@ -31,7 +31,7 @@ def _bench() -> ModuleType:
 def test_benchmark_100k(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """100 k products load; every query returns what the bare SQL on the floor table returns; lineage is complete."""
     bench = _bench()
-    args = argparse.Namespace(n=100_000, batch=52_000, repeat=4)
+    args = argparse.Namespace(n=100_000, batch=52_000, chunk=1_040_000, repeat=4)
     sites = bench.load_sites()
     if backend == "sqlite":
         cat = bench.SqliteCatalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")

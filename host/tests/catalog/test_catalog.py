@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -25,6 +26,9 @@ from viq_host.catalog import (
     ProductQuery,
     ProductState,
 )
+
+if TYPE_CHECKING:
+    from viq_host.plugins import Plugins
 
 T0 = datetime(2018, 1, 1, tzinfo=UTC)
 SITES = {"SUDOUE": (1.2, 43.5), "ARM": (-97.5, 36.6), "KHUMBU": (86.8, 27.9), "NARYN": (74.5, 41.4)}
@@ -438,3 +442,124 @@ def test_bulk_load_keeps_special_characters(catalog: Catalog) -> None:
     [pid] = catalog.add_products([odd])
     got = catalog.get(pid)
     assert (got.path, got.metadata, got.quality_flags) == (odd.path, dict(odd.metadata), odd.quality_flags)
+
+
+# ------------------------------------------------------------------------------------------------ bulk load
+
+
+@pytest.mark.parametrize("rebuild", [True, False])
+def test_bulk_load_answers_like_brute_force(catalog: Catalog, rebuild: bool) -> None:
+    """An archive import in batches (lineage into an earlier batch, indexes dropped and rebuilt or kept) gives the
+    rows, lineage and search answers a brute-force scan gives."""
+    from dataclasses import replace
+
+    products = generate(300)
+    with catalog.bulk_load(rebuild_indexes=rebuild) as loader:
+        ids = loader.add(products[:120]) + loader.add(products[120:250])
+        derived = [replace(p, path=p.path + ".mtf", inputs=(ids[k], ids[k + 1])) for k, p in enumerate(products[250:])]
+        ids += loader.add(derived)
+        loader.flush()
+        assert loader.rows == 300
+    truth = products[:250] + derived
+    assert len(set(ids)) == 300 and ids == sorted(ids)
+    for i, p in zip(ids[::37], truth[::37], strict=True):
+        got = catalog.get(i)
+        assert (got.path, got.product_type, got.site, got.bands, got.sensing_start) == (
+            p.path,
+            p.product_type,
+            p.site,
+            p.bands,
+            p.sensing_start,
+        )
+    for n, query in enumerate(QUERIES):
+        expected = [i for i, p in zip(ids, truth, strict=True) if _matches(p, _utcq(query))]
+        assert [r.id for r in catalog.iter_search(replace(query, limit=1000))] == expected, f"query {n}"
+    assert [(e.product_id, e.input_id) for e in catalog.lineage(ids[260], "up")] == [
+        (ids[260], ids[10]),
+        (ids[260], ids[11]),
+    ]
+    # the unique active-path index is back: the same path again is a conflict, an identical file the same row
+    with pytest.raises(CatalogConflict):
+        catalog.ingest(replace(truth[5], sha256=_sha(999)))
+    assert catalog.ingest(truth[5]).id == ids[5]
+
+
+def _import(catalog: Catalog, *batches: list[NewProduct], rebuild: bool | None = None, fail: str = "") -> list[int]:
+    """One bulk load of ``batches``; ``fail`` raises a RuntimeError after the batches, inside the load."""
+    ids: list[int] = []
+    with catalog.bulk_load(rebuild_indexes=rebuild) as loader:
+        for batch in batches:
+            ids += loader.add(batch)
+        if fail:
+            raise RuntimeError(fail)
+    return ids
+
+
+@pytest.mark.parametrize("rebuild", [True, False])
+def test_bulk_load_duplicate_path_refused_whole(catalog: Catalog, populated: Truth, rebuild: bool) -> None:
+    """A path already active, or loaded twice in one import (different batches), fails the whole import with
+    CatalogConflict; nothing of it is kept and the catalog's indexes and answers are as before."""
+    fresh = [NewProduct("VSC_L1VALD", f"/new/{i}", size=1, sha256=_sha(i), site="ARM") for i in range(5)]
+    before = catalog.count(ProductQuery())
+    taken = [NewProduct("VSC_L1VALD", populated.products[10].path, size=1, sha256=_sha(1))]
+    with pytest.raises(CatalogConflict, match="path"):
+        _import(catalog, fresh, taken, rebuild=rebuild)
+    with pytest.raises(CatalogConflict, match="path"):
+        _import(catalog, fresh, fresh[2:3], rebuild=rebuild)
+    with pytest.raises(CatalogConflict, match="twice"):
+        _import(catalog, [fresh[0], fresh[0]], rebuild=rebuild)
+    assert catalog.count(ProductQuery()) == before
+    assert catalog.find_by_path("/new/0") is None
+    with pytest.raises(CatalogConflict):
+        catalog.add_products(taken)
+    q = QUERIES[2]
+    want = [i for i, p in zip(populated.ids, populated.products, strict=True) if _matches(p, _utcq(q))]
+    assert [r.id for r in catalog.search(q).items] == want
+    ids = _import(catalog, fresh, rebuild=rebuild)
+    assert [catalog.get(i).path for i in ids] == [p.path for p in fresh] and min(ids) > max(populated.ids)
+
+
+def test_bulk_load_rolls_back_on_error(catalog: Catalog, populated: Truth) -> None:
+    """An error inside the import (the caller's, or an unknown input id) rolls all of it back, indexes included."""
+    before = catalog.count(ProductQuery())
+    fresh = [NewProduct("VSC_L2VALD", f"/roll/{i}", size=1, sha256=_sha(i), site="NARYN") for i in range(50)]
+    with pytest.raises(RuntimeError, match="reader failed"):
+        _import(catalog, fresh[:25], rebuild=True, fail="reader failed")
+    unknown = [NewProduct("IMQ_MTFMES", "/roll/mtf", size=1, sha256=_sha(7), inputs=(10**9,))]
+    with pytest.raises(ProductNotFound, match="not in the catalog"):
+        _import(catalog, fresh[:25], unknown, rebuild=True)
+    bad = [NewProduct("VSC_L1VALD", "/roll/bad", size=1, sha256=_sha(1), footprint_wkt="POLYGON((0 0))")]
+    with pytest.raises(InvalidProduct):
+        _import(catalog, fresh[:25], bad)
+    assert catalog.count(ProductQuery()) == before
+    assert catalog.search(ProductQuery(site="NARYN", product_type="VSC_L2VALD", limit=1000)).items == [
+        catalog.get(i)
+        for i, p in zip(populated.ids, populated.products, strict=True)
+        if p.site == "NARYN" and p.product_type == "VSC_L2VALD"
+    ]
+
+
+def test_bulk_load_is_invisible_to_readers_until_commit(
+    catalog: Catalog, catalog_url: str, catalog_plugins: Plugins
+) -> None:
+    """A reader on another connection during an import sees the catalog before it or after it, never half of it."""
+    import threading
+
+    from viq_host.catalog import open_catalog
+
+    catalog.add_products([NewProduct("VSC_L1VALD", f"/old/{i}", size=1, sha256=_sha(i)) for i in range(10)])
+    other = open_catalog(catalog_url, catalog_plugins)
+    seen: list[int] = []
+    try:
+        with catalog.bulk_load(rebuild_indexes=True) as loader:
+            for k in range(3):
+                loader.add([NewProduct("VSC_L1VALD", f"/new/{k}/{i}", size=1, sha256=_sha(i)) for i in range(100)])
+            loader.flush()
+            reader = threading.Thread(target=lambda: seen.append(other.count(ProductQuery())))
+            reader.start()
+            reader.join(timeout=1.0)  # SQLite answers from its snapshot; PostgreSQL waits for the commit
+        reader.join(timeout=60)
+        assert seen and seen[0] in (10, 310)
+        assert other.count(ProductQuery()) == 310
+    finally:
+        other.close()

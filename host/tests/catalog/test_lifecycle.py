@@ -208,7 +208,7 @@ def test_v1_database_is_migrated_forward_with_data_kept(catalog_url: str, catalo
         old.close()
     cat = open_catalog(catalog_url, catalog_plugins)
     try:
-        assert cat.schema_version() == latest_version() == 3
+        assert cat.schema_version() == latest_version() == 4
         rows = [cat.get(i) for i in (1, 2, 3)]
         assert [r.path for r in rows] == [
             "/archive/SUDOUE/L1_20190503.DBL",
@@ -221,6 +221,19 @@ def test_v1_database_is_migrated_forward_with_data_kept(catalog_url: str, catalo
         assert rows[2].gipp_versions == {"GIP_SBPARS": "0002"} and rows[2].quality_flags == ("partial",)
         assert [r.id for r in cat.search(ProductQuery(bbox=(1.55, 43.55, 1.6, 43.6))).items] == [2]
         assert [r.id for r in cat.search(ProductQuery(inputs_of=3)).items] == [1]
+        # the version-4 type + time + band index answers a band search on the migrated rows
+        window = (datetime(2019, 1, 1, tzinfo=UTC), datetime(2020, 1, 1, tzinfo=UTC))
+        for band in ("B3", "B4", "B8"):
+            want = [
+                r.id
+                for r in rows
+                if r.product_type == rows[0].product_type
+                and band in r.bands
+                and r.sensing_start is not None
+                and window[0] <= r.sensing_start < window[1]
+            ]
+            q = ProductQuery(product_type=rows[0].product_type, band=band, start=window[0], stop=window[1])
+            assert [r.id for r in cat.search(q).items] == want, band
         # what version 2 added works on the migrated data
         new = cat.ingest(NewProduct("VSC_L1VALD", rows[1].path, size=5, sha256="d" * 64), supersedes=2)
         assert cat.get(2).superseded_by == new.id
@@ -341,6 +354,40 @@ def test_postgis_going_away_mid_ingest_rolls_back(
         assert cat.series("mtf50") == []
         ids = _ingest_outputs(cat, _outputs(tmp_path / "retry"), tmp_path / "retry" / "attempt-1" / "out", l1)
         assert len(ids) == 2
+    finally:
+        cat.close()
+
+
+def test_postgis_going_away_mid_bulk_load_rolls_back(postgis_url: str, catalog_plugins: Plugins) -> None:
+    """The server ending the import's session while its COPY streams: clear CatalogError, no row kept, the dropped
+    indexes back (the unique path index refuses a duplicate again), and the catalog keeps working."""
+    from viq_host.catalog.postgis import PostgisCatalog
+
+    cat = open_catalog(postgis_url, catalog_plugins)
+    assert isinstance(cat, PostgisCatalog)
+    try:
+        first = cat.ingest(NewProduct("VSC_L1VALD", "/bulk/first", size=1, sha256="a" * 64))
+        admin = psycopg2.connect(postgis_url)
+        admin.autocommit = True
+        load = cat.bulk_load(rebuild_indexes=True)
+        with pytest.raises(CatalogError, match="unavailable"), load as loader:  # noqa: PT012 - load and kill together
+            loader.add([NewProduct("VSC_L1VALD", f"/bulk/{i}", size=1, sha256="e" * 64) for i in range(500)])
+            loader.flush()
+            with admin.cursor() as cur:
+                cur.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND query LIKE 'COPY product %'"
+                )
+                assert cur.fetchone() == (True,)
+            for k in range(200):  # the next batches meet the dead session
+                loader.add([NewProduct("VSC_L1VALD", f"/bulk/{k}/{i}", size=1, sha256="e" * 64) for i in range(50)])
+        admin.close()
+        assert cat.count(ProductQuery(states=tuple(ProductState))) == 1
+        with pytest.raises(CatalogConflict):
+            cat.ingest(NewProduct("VSC_L1VALD", first.path, size=2, sha256="b" * 64))
+        with cat.bulk_load() as loader:
+            ids = loader.add([NewProduct("VSC_L1VALD", f"/bulk/{i}", size=1, sha256="e" * 64) for i in range(5)])
+        assert [cat.get(i).path for i in ids] == [f"/bulk/{i}" for i in range(5)]
     finally:
         cat.close()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from viq_host.catalog.base import (
+    BulkLoad,
     Catalog,
     CatalogConflict,
     CatalogError,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from viq_host.plugins import Plugins
 
 __all__ = [
+    "BulkLoad",
     "Catalog",
     "CatalogConflict",
     "CatalogError",

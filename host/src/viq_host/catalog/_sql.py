@@ -19,8 +19,10 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from viq_host.catalog.base import (
+    _SHA_RE,
     PRODUCT_TYPE_RE,
     RETENTION_PROTECTED_PREFIXES,
+    BulkLoad,
     CatalogConflict,
     CatalogError,
     Direction,
@@ -211,6 +213,14 @@ class SqlCatalog(abc.ABC):
     def _reserve_ids(self, tx: Tx, n: int) -> list[int]:
         """``n`` fresh product ids (inside the write transaction)."""
 
+    @abc.abstractmethod
+    def bulk_load(self, *, rebuild_indexes: bool | None = None) -> AbstractContextManager[BulkLoad]:
+        """An archive import in one transaction (see :meth:`viq_host.catalog.base.Catalog.bulk_load`)."""
+
+    def _id_in(self, subquery: str) -> str:
+        """WHERE fragment: ``p.id`` is one of the ids ``subquery`` returns."""
+        return f"p.id IN ({subquery})"
+
     def _lock_key(self, tx: Tx, key: str) -> None:  # noqa: B027 - SQLite needs nothing (writes are serialised)
         """Serialise writers on ``key`` until the transaction ends."""
 
@@ -375,7 +385,10 @@ class SqlCatalog(abc.ABC):
         if query.after is not None:
             where += " AND p.id > ?"
             params.append(query.after)
-        sql = f"{prefix}SELECT {self._select()} FROM product p WHERE {where} ORDER BY p.id LIMIT ?"
+        # two steps in one statement: the ids of the page (from an index where one covers the filters, sorted as
+        # narrow tuples), then the full rows of just those ids
+        ids = f"SELECT p.id FROM product p WHERE {where} ORDER BY p.id LIMIT ?"
+        sql = f"{prefix}SELECT {self._select()} FROM product p WHERE {self._id_in(ids)} ORDER BY p.id"
         with self._tx() as tx:
             rows = tx.q(sql, [*params, query.limit + 1])
         items = self._records(rows[: query.limit])
@@ -639,21 +652,23 @@ class SqlCatalog(abc.ABC):
             self._lock_key(tx, "path:" + p.path)
             return self._ingest_one(tx, p, geom, supersedes)
 
+    def _prepare_bulk(self, products: Sequence[NewProduct], what: str) -> tuple[list[NewProduct], Any]:
+        """Validate a batch (checks of :func:`validate_product`, each distinct value checked once) and parse its
+        footprints (each distinct WKT once); products without size/sha256 get them from their file."""
+        geoms = _bulk_footprints([p.footprint_wkt for p in products])
+        prepared = _validate_many(products)
+        for k, p in enumerate(prepared):
+            if p.size is None or p.sha256 is None:
+                prepared[k], _ = self._prepare(_replace(p, footprint_wkt=None))
+        if len({p.path for p in prepared}) != len(prepared):
+            raise CatalogConflict(f"{what}: the same path appears twice in one batch")
+        return prepared, geoms
+
     def add_products(self, products: Sequence[NewProduct]) -> list[int]:
         """Bulk load in one transaction (all or nothing); every path must be new; the new ids in order."""
         if not products:
             return []
-        wkts = [p.footprint_wkt for p in products]
-        geoms = _bulk_footprints(wkts)
-        prepared = []
-        for p in products:
-            validate_product(p, check_geometry=False)
-            if p.size is None or p.sha256 is None:
-                p, _ = self._prepare(_replace(p, footprint_wkt=None))
-            prepared.append(p)
-        paths = [p.path for p in prepared]
-        if len(set(paths)) != len(paths):
-            raise CatalogConflict("add_products: the same path appears twice in one batch")
+        prepared, geoms = self._prepare_bulk(products, "add_products")
         with self._tx(write=True) as tx:
             inputs = sorted({i for p in prepared for i in p.inputs})
             if inputs:
@@ -964,6 +979,44 @@ def _replace(obj: Any, **changes: Any) -> Any:
     import dataclasses
 
     return dataclasses.replace(obj, **changes)
+
+
+def _validate_many(products: Sequence[NewProduct]) -> list[NewProduct]:
+    """:func:`validate_product` (without geometry) over a batch: the fields that repeat across products (type,
+    mission, site, bands, sha256) are checked once per distinct value; a failing product is re-checked by
+    :func:`validate_product` itself, which raises with its usual message."""
+    seen: set[tuple[Any, ...]] = set()
+    good_sha: set[str] = set()
+    out = list(products)
+    for p in out:
+        key = (p.product_type, p.mission, p.site, p.bands)
+        ok = bool(p.path) and isinstance(p.path, str)
+        if ok and key not in seen:
+            try:
+                hash(key)
+                validate_product(
+                    NewProduct(p.product_type, "/", site=p.site, bands=p.bands, mission=p.mission), check_geometry=False
+                )
+            except (InvalidProduct, TypeError):
+                ok = False
+            else:
+                seen.add(key)
+        sha = p.sha256
+        if ok and sha is not None and sha not in good_sha:
+            ok = isinstance(sha, str) and bool(_SHA_RE.match(sha))
+            if ok:
+                good_sha.add(sha)
+        if ok and p.size is not None:
+            ok = isinstance(p.size, int) and p.size >= 0
+        t0, t1 = p.sensing_start, p.sensing_stop
+        if ok and t0 is not None and t1 is not None:
+            ok = isinstance(t0, datetime) and isinstance(t1, datetime) and not (utc(t1) < utc(t0))  # type: ignore[operator]
+        if ok and p.inputs:
+            ok = all(type(i) is int for i in p.inputs)
+        if not ok:
+            validate_product(p, check_geometry=False)
+            raise InvalidProduct(f"{p.path}: invalid product")  # pragma: no cover - validate_product raised
+    return out
 
 
 def _bulk_footprints(wkts: Sequence[str | None]) -> Any:

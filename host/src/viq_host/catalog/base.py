@@ -14,6 +14,7 @@ import hashlib
 import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -416,6 +417,27 @@ class OutputLike(Protocol):
 
 Direction = Literal["up", "down"]
 
+BULK_REBUILD_BELOW = 1_000_000
+"""``bulk_load(rebuild_indexes=None)`` rebuilds the secondary indexes when the table held fewer rows than this."""
+
+
+class BulkLoad(Protocol):
+    """The loader :meth:`Catalog.bulk_load` yields; every :meth:`add` joins the load's single transaction."""
+
+    rows: int
+    """Products added so far."""
+
+    def add(self, products: Sequence[NewProduct]) -> list[int]:
+        """Queue a batch (validated now; paths must be new); the ids the products get, in order.
+
+        ``inputs`` may name products of earlier batches of the same load. Conflicts with existing rows or within
+        the load surface at the latest when the load ends (:class:`CatalogConflict`, nothing kept).
+        """
+
+    def flush(self) -> None:
+        """Wait until the batches added so far have reached the database (a loader may stream them in the
+        background); an error of the stream so far is raised here."""
+
 
 class Catalog(Protocol):
     """The one query API both backends implement (and pass the same test suite)."""
@@ -440,6 +462,17 @@ class Catalog(Protocol):
 
     def add_products(self, products: Sequence[NewProduct]) -> list[int]:
         """Bulk load (COPY / executemany) in one transaction; all or nothing. Paths must be new."""
+
+    def bulk_load(self, *, rebuild_indexes: bool | None = None) -> AbstractContextManager[BulkLoad]:
+        """An archive import: batches added through the loader, all in ONE transaction (all or nothing).
+
+        With ``rebuild_indexes`` (default: when the table holds fewer than :data:`BULK_REBUILD_BELOW` rows) the
+        secondary indexes are dropped inside the transaction and rebuilt at the end, which is several times faster
+        than maintaining them row by row; the unique active-path index is rebuilt first, and a path loaded twice
+        (or already active) then fails the whole load with :class:`CatalogConflict`, leaving the catalog as it
+        was. On PostgreSQL the rebuild holds an exclusive lock on the product table until the load commits
+        (readers wait); SQLite readers keep reading the previous snapshot.
+        """
 
     def ingest_outputs(
         self,

@@ -8,8 +8,13 @@ pool; every call is one transaction. A lost connection rolls the transaction bac
 
 from __future__ import annotations
 
+import bisect
 import io
 import json
+import math
+import queue
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -23,7 +28,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from viq_host.catalog._sql import SqlCatalog, Tx, dumps, redact
-from viq_host.catalog.base import CatalogConflict, CatalogError, NewProduct, utc
+from viq_host.catalog.base import BULK_REBUILD_BELOW, BulkLoad, CatalogConflict, CatalogError, NewProduct, now_utc, utc
 from viq_host.catalog.migrations import migrations, split_statements
 
 _MIGRATION_LOCK = 0x56495143  # "VIQC": advisory lock serialising concurrent migrators
@@ -121,6 +126,10 @@ class PostgisCatalog(SqlCatalog):
                 applied.append(mig.version)
         return applied
 
+    def _id_in(self, subquery: str) -> str:
+        # the ids first (an InitPlan), then primary-key lookups: never a hashed semi-join over the whole table
+        return f"p.id = ANY(ARRAY({subquery}))"
+
     def _lock_key(self, tx: Tx, key: str) -> None:
         tx.q("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (key,))
 
@@ -201,8 +210,7 @@ class PostgisCatalog(SqlCatalog):
         # one round trip returning three numbers: the values are contiguous unless a concurrent writer drew from
         # the sequence meanwhile (then fetch them all)
         row = tx.one(
-            "SELECT min(v), max(v), count(*) FROM (SELECT nextval('product_id_seq') AS v "
-            "FROM generate_series(1, ?)) s",
+            "SELECT min(v), max(v), count(*) FROM (SELECT nextval('product_id_seq') AS v FROM generate_series(1, ?)) s",
             (n,),
         )
         lo, hi = int(row[0]), int(row[1])
@@ -219,11 +227,21 @@ class PostgisCatalog(SqlCatalog):
     def _bulk_insert(
         self, tx: Tx, ids: list[int], products: Sequence[NewProduct], geoms: Any, created: datetime
     ) -> None:
-        """COPY (text format) of the rows, formatted with per-batch caches.
+        """COPY (text format) of the rows and their lineage."""
+        buf = io.StringIO(self._copy_rows(ids, products, geoms, created))
+        tx.cur.copy_expert(f"COPY product ({self._COPY_COLUMNS}) FROM STDIN", buf)  # type: ignore[attr-defined]
+        edges = _edge_lines(ids, products)
+        if edges:
+            tx.cur.copy_expert(  # type: ignore[attr-defined]
+                "COPY product_input (product_id, input_id) FROM STDIN", io.StringIO(edges)
+            )
+
+    def _copy_rows(self, ids: Sequence[int], products: Sequence[NewProduct], geoms: Any, created: datetime) -> str:
+        """The rows in COPY text format, formatted with per-batch caches.
 
         Fields validated upstream (type code, mission, site and band names, sha256, numbers, times) need no COPY
         escaping; free text (path, job/attempt/processor identity, flags, JSON) is escaped. Each distinct footprint
-        (one per acquisition, shared by its bands), time and band list is formatted once.
+        (one per acquisition, shared by its bands), time, band list and repeated text is formatted once.
         """
         import numpy as np
 
@@ -237,14 +255,17 @@ class PostgisCatalog(SqlCatalog):
         if uniq:
             arr = shapely.set_srid(np.array(uniq, dtype=object), 4326)
             hexes = list(shapely.to_wkb(arr, hex=True, include_srid=True))
-        times: dict[datetime | None, str] = {None: "\\N"}
+        nul = "\\N"
+        fp = {i: hexes[j] for i, j in slot.items()}
+        times: dict[datetime | None, str] = {None: nul}
         arrays: dict[tuple[str, ...], str] = {}
+        texts: dict[str | None, str] = {None: nul}
 
         def t(dt: datetime | None) -> str:
             got = times.get(dt)
             if got is None:
                 u = utc(dt)
-                got = times[dt] = u.isoformat() if u is not None else "\\N"
+                got = times[dt] = u.isoformat() if u is not None else nul
             return got
 
         def a(items: tuple[str, ...]) -> str:
@@ -253,43 +274,238 @@ class PostgisCatalog(SqlCatalog):
                 got = arrays[items] = _copy_text(_pg_array(items))
             return got
 
+        def x(value: str | None) -> str:
+            got = texts.get(value)
+            if got is None:
+                got = texts[value] = _copy_text(value)
+            return got
+
         stamp = created.isoformat()
-        nul = "\\N"
-        lines = []
-        for pid, p, g in zip(ids, products, geoms, strict=True):
-            lines.append(
-                "\t".join(
-                    (
-                        str(pid),
-                        p.product_type,
-                        p.mission,
-                        p.site or nul,
-                        a(p.bands),
-                        nul if p.tdi is None else str(int(p.tdi)),
-                        t(p.sensing_start),
-                        t(p.sensing_stop),
-                        nul if g is None else hexes[slot[id(g)]],
-                        _copy_text(p.path),
-                        str(int(p.size or 0)),
-                        str(p.sha256),
-                        stamp,
-                        _copy_text(p.job_id),
-                        _copy_text(p.attempt_id),
-                        _copy_text(p.processor),
-                        _copy_text(p.processor_version),
-                        _copy_text(dumps(dict(p.gipp_versions))) if p.gipp_versions else "{}",
-                        a(tuple(p.quality_flags)),
-                        _copy_text(dumps(dict(p.metadata))) if p.metadata else "{}",
-                    )
+        lines = [
+            "\t".join(
+                (
+                    str(pid),
+                    p.product_type,
+                    p.mission,
+                    p.site or nul,
+                    a(p.bands),
+                    nul if p.tdi is None else str(int(p.tdi)),
+                    t(p.sensing_start),
+                    t(p.sensing_stop),
+                    nul if g is None else fp[id(g)],
+                    _copy_text(p.path),
+                    str(int(p.size or 0)),
+                    str(p.sha256),
+                    stamp,
+                    x(p.job_id),
+                    x(p.attempt_id),
+                    x(p.processor),
+                    x(p.processor_version),
+                    _copy_text(dumps(dict(p.gipp_versions))) if p.gipp_versions else "{}",
+                    a(tuple(p.quality_flags)),
+                    _copy_text(dumps(dict(p.metadata))) if p.metadata else "{}",
                 )
             )
+            for pid, p, g in zip(ids, products, geoms, strict=True)
+        ]
         lines.append("")
-        buf = io.StringIO("\n".join(lines))
-        tx.cur.copy_expert(f"COPY product ({self._COPY_COLUMNS}) FROM STDIN", buf)  # type: ignore[attr-defined]
-        edges = [(i, j) for i, p in zip(ids, products, strict=True) for j in sorted(set(p.inputs))]
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ bulk load
+
+    @contextmanager
+    def bulk_load(self, *, rebuild_indexes: bool | None = None) -> Iterator[BulkLoad]:
+        """See :meth:`viq_host.catalog.base.Catalog.bulk_load`: one streaming COPY fed while batches are formatted.
+
+        The COPY runs in a helper thread on the load's connection, so the server parses one batch while the
+        next one is validated and formatted here; lineage is copied and the dropped indexes rebuilt at the end.
+        """
+        with self._tx(write=True) as tx:
+            loader = _PgBulkLoad(self, tx)
+            try:
+                loader.begin(rebuild_indexes)
+                yield loader
+                loader.finish()
+            except BaseException as err:
+                loader.abort(err)
+                raise
+
+
+class _CopyFeed:
+    """A file-like object COPY reads from; batches arrive through a bounded queue (None = end)."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=3)
+        self._buf = b""
+        self._pos = 0
+        self._done = False
+        self.sent = 0
+
+    def read(self, size: int = -1) -> bytes:
+        while self._pos >= len(self._buf):
+            if self._done:
+                return b""
+            item = self.queue.get()
+            if item is None:
+                self._done = True
+                return b""
+            if isinstance(item, BaseException):
+                self._done = True
+                raise item
+            self._buf, self._pos = item, 0
+        end = len(self._buf) if size < 0 else self._pos + size
+        out = self._buf[self._pos : end]
+        self._pos += len(out)
+        self.sent += len(out)
+        return out
+
+    def readline(self, size: int = -1) -> bytes:  # pragma: no cover - COPY FROM uses read()
+        return self.read(size)
+
+
+class _PgBulkLoad:
+    """State of one :meth:`PostgisCatalog.bulk_load`."""
+
+    def __init__(self, cat: PostgisCatalog, tx: Tx) -> None:
+        self.cat = cat
+        self.tx = tx
+        self.rows = 0
+        self.rebuilt: list[tuple[str, str]] = []
+        self._feed: _CopyFeed | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._edges: list[str] = []
+        self._ranges: list[tuple[int, int]] = []
+        self._outside: set[int] = set()
+        self._created = now_utc()
+        self._queued = 0
+
+    def begin(self, rebuild: bool | None) -> None:
+        q = self.tx.q
+        q("SET LOCAL synchronous_commit = off")
+        q("SET LOCAL maintenance_work_mem = '512MB'")
+        if rebuild is None:
+            rebuild = int(q("SELECT count(*) FROM (SELECT 1 FROM product LIMIT ?) s", (BULK_REBUILD_BELOW,))[0][0]) < (
+                BULK_REBUILD_BELOW
+            )
+        if not rebuild:
+            return
+        q("LOCK TABLE product, product_input IN ACCESS EXCLUSIVE MODE")
+        rows = q(
+            "SELECT c.relname, pg_get_indexdef(i.indexrelid), i.indisunique FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE i.indrelid IN ('product'::regclass, 'product_input'::regclass) AND NOT i.indisprimary "
+            "ORDER BY NOT i.indisunique, c.relname"
+        )
+        for name, definition, _unique in rows:
+            q(f'DROP INDEX "{name}"')
+            self.rebuilt.append((str(name), str(definition)))
+
+    def _contains(self, pid: int) -> bool:
+        k = bisect.bisect_right(self._ranges, (pid, math.inf)) - 1
+        return k >= 0 and self._ranges[k][0] <= pid <= self._ranges[k][1]
+
+    def add(self, products: Sequence[NewProduct]) -> list[int]:
+        """See :class:`viq_host.catalog.base.BulkLoad`."""
+        if not products:
+            return []
+        self._check()
+        prepared, geoms = self.cat._prepare_bulk(products, "bulk load")
+        with self.cat._tx(write=True) as side:  # sequence values are not transactional: drawn on a pooled connection
+            ids = self.cat._reserve_ids(side, len(prepared))
+        data = self.cat._copy_rows(ids, prepared, geoms, self._created).encode()
+        for p in prepared:
+            for i in p.inputs:
+                if not self._contains(i):
+                    self._outside.add(i)
+        edges = _edge_lines(ids, prepared)
         if edges:
-            ebuf = io.StringIO("".join(f"{i}\t{j}\n" for i, j in edges))
-            tx.cur.copy_expert("COPY product_input (product_id, input_id) FROM STDIN", ebuf)  # type: ignore[attr-defined]
+            self._edges.append(edges)
+        lo = hi = ids[0]
+        for i in ids[1:]:
+            if i != hi + 1:
+                self._ranges.append((lo, hi))
+                lo = i
+            hi = i
+        self._ranges.append((lo, hi))
+        self._ranges.sort()
+        self._put(data)
+        self._queued += len(data)
+        self.rows += len(ids)
+        return ids
+
+    def flush(self) -> None:
+        """Wait until every batch added so far has been handed to the server; a stream error surfaces here."""
+        while self._feed is not None and self._thread is not None and self._thread.is_alive():
+            if self._feed.sent >= self._queued:
+                break
+            time.sleep(0.002)
+        self._check()
+
+    def _put(self, data: bytes) -> None:
+        if self._feed is None:
+            self._feed = _CopyFeed()
+            self._thread = threading.Thread(target=self._copy, name="viq-catalog-copy", daemon=True)
+            self._thread.start()
+        while True:
+            self._check()
+            try:
+                self._feed.queue.put(data, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _copy(self) -> None:
+        assert self._feed is not None
+        try:
+            self.tx.cur.copy_expert(  # type: ignore[attr-defined]
+                f"COPY product ({PostgisCatalog._COPY_COLUMNS}) FROM STDIN", self._feed, size=1 << 20
+            )
+        except BaseException as err:  # handed to the loading thread
+            self._error = err
+
+    def _check(self) -> None:
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+
+    def _end_copy(self, item: BaseException | None) -> None:
+        if self._feed is None or self._thread is None:
+            return
+        while self._thread.is_alive():
+            try:
+                self._feed.queue.put(item, timeout=0.2)
+                break
+            except queue.Full:
+                continue
+        self._thread.join()
+        self._feed = None
+
+    def finish(self) -> None:
+        self._end_copy(None)
+        self._check()
+        q = self.tx.q
+        if self._outside:
+            self.cat._check_inputs(self.tx, sorted(self._outside))
+        if self._edges:
+            self.tx.cur.copy_expert(  # type: ignore[attr-defined]
+                "COPY product_input (product_id, input_id) FROM STDIN", io.StringIO("".join(self._edges))
+            )
+        for _name, definition in self.rebuilt:
+            try:
+                q(definition)
+            except psycopg2.errors.UniqueViolation as err:
+                raise CatalogConflict(
+                    f"bulk load: a path would be active twice ({str(err).strip()}); nothing was loaded"
+                ) from err
+
+    def abort(self, err: BaseException) -> None:
+        self._end_copy(CatalogError(f"bulk load aborted: {err}"))
+        self._error = None
+
+
+def _edge_lines(ids: Sequence[int], products: Sequence[NewProduct]) -> str:
+    return "".join(f"{i}\t{j}\n" for i, p in zip(ids, products, strict=True) if p.inputs for j in sorted(set(p.inputs)))
 
 
 def _rollback(conn: Any) -> None:

@@ -22,7 +22,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from viq_host.catalog._sql import SqlCatalog, Tx, dumps
-from viq_host.catalog.base import CatalogConflict, CatalogError, NewProduct, utc
+from viq_host.catalog.base import BULK_REBUILD_BELOW, BulkLoad, CatalogConflict, CatalogError, NewProduct, now_utc, utc
 from viq_host.catalog.migrations import migrations, split_statements
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -238,7 +238,18 @@ class SqliteCatalog(SqlCatalog):
     def _bulk_insert(
         self, tx: Tx, ids: list[int], products: Sequence[NewProduct], geoms: Any, created: datetime
     ) -> None:
-        # one WKB and bbox per distinct footprint (the bands of an acquisition share one geometry object)
+        rows, boxes = self._bulk_rows(ids, products, geoms, created)
+        tx.many(self._INSERT, rows)
+        tx.many(_RTREE_INSERT, boxes)
+        tx.many(
+            "INSERT INTO product_input (product_id, input_id) VALUES (?, ?)",
+            [(i, j) for i, p in zip(ids, products, strict=True) for j in sorted(set(p.inputs))],
+        )
+
+    def _bulk_rows(
+        self, ids: Sequence[int], products: Sequence[NewProduct], geoms: Any, created: datetime
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """Product rows and R*Tree rows of a batch; each distinct footprint, time, band list and JSON encoded once."""
         slot: dict[int, int] = {}
         uniq: list[Any] = []
         for g in geoms:
@@ -247,22 +258,140 @@ class SqliteCatalog(SqlCatalog):
                 uniq.append(g)
         u_wkb = list(shapely.to_wkb(np.array(uniq, dtype=object))) if uniq else []
         u_box = shapely.bounds(np.array(uniq, dtype=object)).tolist() if uniq else []
-        wkbs = [None if g is None else u_wkb[slot[id(g)]] for g in geoms]
-        bounds = [None if g is None else u_box[slot[id(g)]] for g in geoms]
+        wkb_of = {i: u_wkb[j] for i, j in slot.items()}
+        box_of = {i: u_box[j] for i, j in slot.items()}
+        times: dict[datetime | None, Any] = {None: None}
+        bands: dict[tuple[str, ...], str] = {}
+
+        def t(dt: datetime | None) -> Any:
+            got = times.get(dt, times)
+            if got is times:
+                got = times[dt] = self._enc_time(utc(dt))
+            return got
+
+        def b(items: tuple[str, ...]) -> str:
+            got = bands.get(items)
+            if got is None:
+                got = bands[items] = self._enc_bands(items)
+            return got
+
         stamp = self._enc_time(created)
-        tx.many(self._INSERT, [self._row(i, p, w, stamp) for i, p, w in zip(ids, products, wkbs, strict=True)])
-        tx.many(
-            "INSERT INTO product_rtree (id, min_lon, max_lon, min_lat, max_lat) VALUES (?, ?, ?, ?, ?)",
-            [
-                (i, b[0], b[2], b[1], b[3])
-                for i, b in zip(ids, bounds, strict=True)
-                if b is not None
-            ],
+        rows = [
+            (
+                pid,
+                p.product_type,
+                p.mission,
+                p.site,
+                b(p.bands),
+                p.tdi,
+                t(p.sensing_start),
+                t(p.sensing_stop),
+                None if g is None else wkb_of[id(g)],
+                p.path,
+                p.size,
+                p.sha256,
+                stamp,
+                p.job_id,
+                p.attempt_id,
+                p.processor,
+                p.processor_version,
+                dumps(dict(p.gipp_versions)) if p.gipp_versions else "{}",
+                dumps(list(p.quality_flags)) if p.quality_flags else "[]",
+                dumps(dict(p.metadata)) if p.metadata else "{}",
+            )
+            for pid, p, g in zip(ids, products, geoms, strict=True)
+        ]
+        boxes = []
+        for pid, g in zip(ids, geoms, strict=True):
+            if g is not None:
+                x0, y0, x1, y1 = box_of[id(g)]
+                boxes.append((pid, x0, x1, y0, y1))
+        return rows, boxes
+
+    # ------------------------------------------------------------------ bulk load
+
+    @contextmanager
+    def bulk_load(self, *, rebuild_indexes: bool | None = None) -> Iterator[BulkLoad]:
+        """See :meth:`viq_host.catalog.base.Catalog.bulk_load`: one ``BEGIN IMMEDIATE`` transaction; readers in
+        other connections keep the previous snapshot (WAL) until it commits."""
+        with self._tx(write=True) as tx:
+            loader = _SqliteBulkLoad(self, tx)
+            try:
+                loader.begin(rebuild_indexes)
+                yield loader
+                loader.finish()
+            finally:
+                loader.restore()
+
+
+class _SqliteBulkLoad:
+    """State of one :meth:`SqliteCatalog.bulk_load`."""
+
+    def __init__(self, cat: SqliteCatalog, tx: Tx) -> None:
+        self.cat = cat
+        self.tx = tx
+        self.rows = 0
+        self.rebuilt: list[tuple[str, str]] = []
+        self._created = now_utc()
+        self._next = 1
+        self._pragmas: list[tuple[str, Any]] = []
+
+    def begin(self, rebuild: bool | None) -> None:
+        q = self.tx.q
+        for name, value in (("cache_size", -524288), ("threads", 2)):
+            self._pragmas.append((name, q(f"PRAGMA {name}")[0][0]))
+            q(f"PRAGMA {name} = {int(value)}")
+        self._next = int(q("SELECT coalesce(max(id), 0) FROM product")[0][0]) + 1
+        if rebuild is None:
+            rebuild = int(q("SELECT count(*) FROM (SELECT 1 FROM product LIMIT ?)", (BULK_REBUILD_BELOW,))[0][0]) < (
+                BULK_REBUILD_BELOW
+            )
+        if not rebuild:
+            return
+        rows = q(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('product', 'product_input') "
+            "AND sql IS NOT NULL ORDER BY sql NOT LIKE 'CREATE UNIQUE%', name"
         )
-        tx.many(
+        for name, sql in rows:
+            q(f'DROP INDEX "{name}"')
+            self.rebuilt.append((str(name), str(sql)))
+
+    def add(self, products: Sequence[NewProduct]) -> list[int]:
+        """See :class:`viq_host.catalog.base.BulkLoad`."""
+        if not products:
+            return []
+        prepared, geoms = self.cat._prepare_bulk(products, "bulk load")
+        ids = list(range(self._next, self._next + len(prepared)))
+        inputs = sorted({i for p in prepared for i in p.inputs})
+        if inputs:
+            self.cat._check_inputs(self.tx, inputs)
+        rows, boxes = self.cat._bulk_rows(ids, prepared, geoms, self._created)
+        self.tx.many(SqliteCatalog._INSERT, rows)
+        self.tx.many(_RTREE_INSERT, boxes)
+        self.tx.many(
             "INSERT INTO product_input (product_id, input_id) VALUES (?, ?)",
-            [(i, j) for i, p in zip(ids, products, strict=True) for j in sorted(set(p.inputs))],
+            [(i, j) for i, p in zip(ids, prepared, strict=True) for j in sorted(set(p.inputs))],
         )
+        self._next += len(ids)
+        self.rows += len(ids)
+        return ids
+
+    def flush(self) -> None:
+        """Nothing to wait for: every batch is written when :meth:`add` returns."""
+
+    def finish(self) -> None:
+        for _name, sql in self.rebuilt:
+            try:
+                self.tx.q(sql)
+            except sqlite3.IntegrityError as err:
+                raise CatalogConflict(f"bulk load: a path would be active twice ({err}); nothing was loaded") from err
+
+    def restore(self) -> None:
+        for name, value in self._pragmas:
+            self.cat._conn.execute(f"PRAGMA {name} = {int(value)}")
+
+
+_RTREE_INSERT = "INSERT INTO product_rtree (id, min_lon, max_lon, min_lat, max_lat) VALUES (?, ?, ?, ?, ?)"
 
 
 def _utc(dt: datetime | None) -> datetime | None:
