@@ -27,7 +27,6 @@ import os
 import signal
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -154,7 +153,7 @@ class Daemon:
                 try:
                     self._intake()
                     self._start_queued()
-                    service._tick(self.poll_seconds)
+                    service.step(self.poll_seconds)
                     self._file_finished()
                 except Exception as err:  # issue 14: a pass that hit a database outage is repeated later
                     if not is_unavailable(err):
@@ -204,7 +203,7 @@ class Daemon:
             "phase": phase,
             "heartbeat": _now(),
             "executor": self.settings.executor,
-            "in_flight": len(service._active) if service is not None else 0,
+            "in_flight": service.running if service is not None else 0,
             "taken": self.taken,
             "rejected": self.rejected,
         }
@@ -214,22 +213,21 @@ class Daemon:
         """Issue 14: heartbeat and log while the catalog database is unreachable."""
         self._heartbeat("waiting for database")
         if self.service is not None:
-            self.service._logger(component="daemon").warning("database.unavailable", reason=why.strip()[:300])
+            self.service.logger(component="daemon").warning("database.unavailable", reason=why.strip()[:300])
 
     def _shutdown(self, service: JobService) -> None:
         """Stop taking work; keep every job's state for the next start."""
-        if getattr(service.runner, "adopt", None) is not None:
-            # the tasks live on in the DRM; the next start adopts them (attempts stay SUBMITTED/RUNNING)
-            service._active.clear()
+        runner = service.runner
+        if getattr(runner, "adopt", None) is not None and not getattr(runner, "drains_on_stop", False):
+            # the tasks live on (in the DRM, or as local workers); the next start adopts them
+            service.detach()
         else:
-            while service._active and self._signals < 2:
-                service._tick(self.poll_seconds)
+            while service.running and self._signals < 2:
+                service.step(self.poll_seconds)
                 self._file_finished()
                 self._heartbeat("draining")
-        for job_id in list(service._delayed):
-            # a retry that had not started yet: back to the queue instead of failing at close
-            del service._delayed[job_id]
-            service.jobs.transition_job(job_id, JobState.QUEUED, "daemon stopped before the retry started")
+        # a retry that had not started yet: back to the queue instead of failing at close
+        service.requeue_retries("daemon stopped before the retry started")
 
     # -- work -------------------------------------------------------------------------------------------
 
@@ -275,7 +273,7 @@ class Daemon:
             target = self._free_name(self._dir("rejected"), path.name)
             os.replace(claimed, target)
             _write_atomic(target.with_name(target.name + ".reason"), reason_text(path, err))
-            self.service._logger(order=str(path)).warning("order.rejected", reason=str(err), moved_to=str(target))
+            self.service.logger(order=str(path)).warning("order.rejected", reason=str(err), moved_to=str(target))
             return
         self.taken += 1
         self._spool_jobs[job_id] = claimed
@@ -300,7 +298,7 @@ class Daemon:
             f"sha256: {digest}\nmessage: the same job order was already taken as job {job.id}; it is not run "
             f"again (use 'viq job retry {job.id}' to rerun it)\n",
         )
-        self.service._logger(order=str(original)).warning("order.duplicate", duplicate_of=job.id, moved_to=str(target))
+        self.service.logger(order=str(original)).warning("order.duplicate", duplicate_of=job.id, moved_to=str(target))
         return True
 
     @staticmethod
@@ -321,22 +319,18 @@ class Daemon:
         service = self.service
         assert service is not None
         limit = self.max_running if self.max_running is not None else self.settings.max_running
-        room = limit - len(service._active) - len(service._delayed)
+        room = limit - service.in_flight
         if room <= 0:
             return
         per_processor = self.settings.processor_limits
-        busy: Counter[str] = Counter(a.validated.declaration.name for a in service._active.values())
-        for job_id in service._delayed:
-            busy[service.jobs.job(job_id).processor] += 1
+        busy = service.busy_by_processor()
         for job in service.jobs.queued_jobs():
             if self._stop.is_set() or room <= 0:
                 return
             cap = per_processor.get(job.processor)
             if cap is not None and busy[job.processor] >= cap:
                 continue
-            before = len(service._active)
-            service._start_attempt(job.id)
-            if len(service._active) > before:
+            if service.start(job.id):
                 busy[job.processor] += 1
                 room -= 1
 

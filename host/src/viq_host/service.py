@@ -23,6 +23,7 @@ import os
 import re
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -549,10 +550,6 @@ class JobService:
 
     # -- building blocks of an outer loop (the daemon): one turn at a time -------------------------------
 
-    def start(self, job_id: str) -> None:
-        """Start the next attempt of a QUEUED job now (what run_until_done does for each QUEUED job)."""
-        self._start_attempt(job_id)
-
     def step(self, wait: float) -> None:
         """One turn of the loop: act on cancels, start due retries, collect exits (waiting up to ``wait`` s)."""
         self._tick(wait)
@@ -561,6 +558,42 @@ class JobService:
     def in_flight(self) -> int:
         """Attempts this service is running plus retries it has scheduled."""
         return len(self._active) + len(self._delayed)
+
+    @property
+    def running(self) -> int:
+        """Attempts this service is watching (submitted to its executor, not yet settled)."""
+        return len(self._active)
+
+    def busy_by_processor(self) -> Counter[str]:
+        """Running attempts and scheduled retries per processor name (what concurrency limits count)."""
+        busy: Counter[str] = Counter(a.validated.declaration.name for a in self._active.values())
+        for job_id in self._delayed:
+            busy[self.jobs.job(job_id).processor] += 1
+        return busy
+
+    def start(self, job_id: str) -> bool:
+        """Start the next attempt of a QUEUED job now (what run_until_done does for each QUEUED job); True when
+        one is running (False: the job failed to start, e.g. its order is no longer valid)."""
+        before = len(self._active)
+        self._start_attempt(job_id)
+        return len(self._active) > before
+
+    def detach(self) -> None:
+        """Stop watching every running attempt without touching it (an executor that can adopt them after a
+        restart keeps them running; their attempts stay SUBMITTED/RUNNING for the next service)."""
+        self._active.clear()
+
+    def requeue_retries(self, reason: str) -> tuple[str, ...]:
+        """Put the jobs whose retry was scheduled but not started back in the queue; their ids."""
+        job_ids = tuple(self._delayed)
+        for job_id in job_ids:
+            del self._delayed[job_id]
+            self.jobs.transition_job(job_id, JobState.QUEUED, reason)
+        return job_ids
+
+    def logger(self, **context: Any) -> Any:
+        """The host's structured logger bound to ``context``."""
+        return self._logger(**context)
 
     def close(self) -> None:
         """Stop: tasks still running under this service are killed and recorded as FAILED; release everything."""

@@ -106,3 +106,34 @@ def test_a_pid_reused_by_another_process_is_not_taken_for_the_worker(tmp_path: P
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_sigterm_of_a_local_daemon_drains_its_running_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM (not a crash): the local daemon stops taking work but waits for its running worker, which ends
+    SUCCEEDED with its output catalogued, and exits 0 (adoption is for crashes only)."""
+    monkeypatch.syspath_prepend(str(DRMAA_TESTS))
+    from viq_sge_procs import Nap
+
+    home = tmp_path / "home"
+    (home / "inbox").mkdir(parents=True)
+    env = {**os.environ, **processor_env(Nap), "VIQ_HOME": str(home), "VIQ_EXECUTOR": "local"}
+    make_job_order(Nap, tmp_path / "nap.xml", params={"seconds": 3.0})
+    os.replace(tmp_path / "nap.xml", home / "inbox" / "nap.xml")
+    log = tmp_path / "daemon.log"
+    daemon = start_daemon(env, log)
+    try:
+        wait_while_alive("the job store", lambda: (home / "jobs.sqlite").exists(), 30, daemon, log)
+        store = JobStore(home / "jobs.sqlite")
+        try:
+            running = lambda: any(a.state is AttemptState.RUNNING for a in store.attempts_in_flight())  # noqa: E731
+            wait_while_alive("the worker running", running, 60, daemon, log)
+            daemon.send_signal(signal.SIGTERM)
+            assert daemon.wait(60) == 0, log.read_text()[-3000:]
+            (job,) = store.jobs()
+            assert job.state is JobState.SUCCEEDED, (job.state, job.reason)
+            assert store.attempts_in_flight() == []
+        finally:
+            store.close()
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()

@@ -103,6 +103,8 @@ class LocalExecutor:
     settings: Settings
     term_grace: float = 5.0
     name: str = "local"
+    drains_on_stop: bool = True
+    """A stopping daemon waits for local tasks (close() kills them); adoption is for crashes only."""
     _queue: collections.deque[_Queued] = field(default_factory=collections.deque, init=False)
     _running: dict[str, _Running] = field(default_factory=dict, init=False)
     _done: list[TaskOutcome] = field(default_factory=list, init=False)
