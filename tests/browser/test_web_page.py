@@ -106,6 +106,30 @@ def test_submit_a_job_order_and_watch_it_finish(page: Any, server: Server, shot:
     assert audit and audit[0].target == f"job:{job_id}" and audit[0].actor == "api:web-operator"
 
 
+def test_plan_a_job_from_the_catalog_then_submit_it(page: Any, server: Server, shot: Any) -> None:
+    """The plan form asks the catalog for the processor's inputs: the seeded VENTOUX scene of 2021-03-01 is chosen
+    by the port's rule, the order naming it fills the text box, and it submits and runs to SUCCEEDED."""
+    sign_in(page, server)
+    page.fill("#plan-proc", "t-api-scale")
+    page.fill("#plan-start", "2021-02-25")
+    page.fill("#plan-stop", "2021-03-05")
+    page.fill("#plan-site", "VENTOUX")
+    page.click("#plan-btn")
+    msg = page.locator("#submit-msg")
+    expect(msg).to_contain_text("planned: t-api-scale 01.00")
+    expect(msg).to_contain_text(f"image (LatestValidityClosest): #{server.seed.scene_id} VE_VM01_VSC_L1VALD_VENTOUX")
+    assert "VE_VM01_VSC_L1VALD_VENTOUX_20210301.tif" in page.input_value("#order-text")
+    shot("05b-job-planned")
+    page.click("#submit-btn")
+    expect(msg).to_contain_text("queued")
+    job_id = re.search(r"job (\S+) queued", page.inner_text("#submit-msg")).group(1)  # type: ignore[union-attr]
+    expect(page.locator(f"#jobs-table tr[data-job='{job_id}'] .state")).to_have_text("SUCCEEDED", timeout=60_000)
+    page.fill("#plan-site", "NOWHERE")
+    page.click("#plan-btn")
+    expect(msg).to_contain_text("cannot plan")
+    expect(msg).to_contain_text("port 'image'")
+
+
 def test_promote_a_gipp_with_evidence(page: Any, server: Server, shot: Any) -> None:
     """The bare candidate is refused without evidence; with evidence in the form it becomes TEST."""
     sign_in(page, server)

@@ -82,6 +82,7 @@ async function signIn(token) {
     h("button", { type: "button", id: "signout-btn", onclick: () => signOut("") }, "Sign out"));
   document.body.dataset.role = S.session.role;
   showTab("jobs");
+  loadProcessorNames();
   return true;
 }
 
@@ -254,6 +255,30 @@ async function validateOrder() {
     setMsg($("submit-msg"), `valid: ${plan.processor} ${plan.version}\ninputs:\n${inputs.join("\n") || "  (none)"}`
       + `\nparameters: ${JSON.stringify(plan.params)}`, "ok");
   } catch (err) { setMsg($("submit-msg"), `invalid: ${err.message}`, "error"); }
+}
+
+async function loadProcessorNames() {
+  try {
+    const list = await api("/api/processors");
+    const dl = $("plan-procs");
+    dl.replaceChildren(...list.filter((p) => p.status === "enabled").map((p) => h("option", { value: p.name })));
+  } catch (err) { /* the plan form still takes a typed name */ }
+}
+
+async function planJob(ev) {
+  ev.preventDefault();
+  const body = { processor: $("plan-proc").value.trim(), start: `${$("plan-start").value}T00:00:00Z`,
+    stop: `${$("plan-stop").value}T23:59:59Z` };
+  if ($("plan-site").value.trim()) body.site = $("plan-site").value.trim();
+  try {
+    const plan = await api("/api/jobs/plan", { method: "POST", json: body });
+    const lines = plan.ports.map((p) => `  ${p.port} (${p.rule}): `
+      + (p.products.map((x) => `#${x.id} ${x.path.split("/").pop()}`).join(", ") || p.note));
+    $("order-file").value = "";
+    $("order-text").value = plan.job_order;
+    setMsg($("submit-msg"), `planned: ${plan.processor} ${plan.version}\n${lines.join("\n")}\n`
+      + "review the order, then Submit", "ok");
+  } catch (err) { setMsg($("submit-msg"), `cannot plan: ${err.message}`, "error"); }
 }
 
 async function submitOrder(ev) {
@@ -577,6 +602,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("signin-form").addEventListener("submit", (ev) => { ev.preventDefault(); signIn($("token").value.trim()); });
   document.querySelectorAll("nav button").forEach((b) => b.addEventListener("click", () => showTab(b.dataset.tab)));
   $("submit-form").addEventListener("submit", submitOrder);
+  $("plan-form").addEventListener("submit", planJob);
   $("validate-btn").addEventListener("click", validateOrder);
   $("search-form").addEventListener("submit", (ev) => search(ev, false));
   $("more-btn").addEventListener("click", () => search(null, true));
