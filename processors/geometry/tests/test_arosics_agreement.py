@@ -139,8 +139,12 @@ def test_grid_layout_matches_arosics(arosics_dir: Path, pair: tuple[Raster, Rast
 
 def test_batched_run_equals_the_window_loop(arosics_dir: Path, pair: tuple[Raster, Raster], ours: TiePoints) -> None:
     """The batched stacks (two threads) give the tie points of the one-window-at-a-time path within 0.005 px,
-    with the same valid set and window sizes (the overlap read is pinned in test_batched_matching.py)."""
-    loop = compute_grid(pair[0], pair[1], GridSpec(), batched=False)
+    with the same valid set and window sizes (the overlap read is pinned in test_batched_matching.py); both
+    paths seeded with the rounded global shift, as the processor runs."""
+    glob = global_match(pair[0], pair[1], GridSpec(), None, None)
+    assert glob.ok[0]
+    loop = compute_grid(pair[0], pair[1], GridSpec(), batched=False,
+                        start=(round(float(glob.sx[0])), round(float(glob.sy[0]))))
     assert pair[0].data.size < 0.7 * 2400 * 3200  # the reference was read over the overlap only
     fast, _, _ = run_registration(pair[0], pair[1], RegistrationParameters(threads=2))
     assert np.array_equal(loop.ok, fast.ok) and np.array_equal(loop.win_x, fast.win_x)
@@ -258,3 +262,15 @@ def test_jp2_decoder_gives_the_pixels_gdal_reads(arosics_dir: Path, pair: tuple[
         assert np.array_equal(fast.valid, slow.valid)
         assert np.array_equal(fast.data, slow.data)
     assert int(pair[1].valid.sum()) > 1_000_000
+
+
+def test_global_seed_changes_no_tie_point(pair: tuple[Raster, Raster], ours: TiePoints) -> None:
+    """Seeding every window's first pass with the rounded global shift (one pass instead of two for most
+    windows) gives the matched set, shifts, peaks and reliabilities of first passes at zero offset."""
+    unseeded = compute_grid(pair[0], pair[1], GridSpec(), threads=2)
+    assert np.array_equal(unseeded.ok, ours.ok)
+    m = ours.ok
+    assert m.sum() >= 350
+    assert float(np.max(np.abs(np.concatenate([unseeded.sx[m] - ours.sx[m], unseeded.sy[m] - ours.sy[m]])))) < 1e-6
+    assert np.allclose(unseeded.reliability[m], ours.reliability[m], atol=1e-4)
+    assert np.allclose(unseeded.peak[m], ours.peak[m], atol=1e-6)

@@ -265,13 +265,15 @@ def match_iterative(
     max_shift: float = 5.0,
     iterations: int = 3,
     alpha: float = 1.0,
+    start: tuple[int, int] = (0, 0),
 ) -> Match:
     """Match, then re-extract at the integer part of the shift and match again (up to ``iterations`` passes).
 
     With ``target(p) ≈ reference(p + s)``, the reference window moved by ``o = round(s)`` leaves a residual
-    shift ``s − o`` measured on windows that overlap almost entirely.
+    shift ``s − o`` measured on windows that overlap almost entirely. The first pass is at the offset ``start``
+    (e.g. the rounded global shift): when the shift rounds to it, one pass is enough.
     """
-    ox = oy = 0
+    ox, oy = start
     result = failed("no pass")
     for _ in range(max(1, iterations)):
         pair = extract(ox, oy)

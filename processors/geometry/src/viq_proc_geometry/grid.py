@@ -220,7 +220,8 @@ def _layout(ref: Raster, tgt: Raster, spec: GridSpec, nx_: I64, ny_: I64, oxi: i
 NO_WINDOW = "no valid matching window of the minimum size (data edge, nodata or no overlap)"
 
 
-def _match_loop(lay: _Layout, progress: Callable[[float], None] | None) -> tuple[F64, F64, F64, F64, B, list[str]]:
+def _match_loop(lay: _Layout, progress: Callable[[float], None] | None,
+                start: tuple[int, int] = (0, 0)) -> tuple[F64, F64, F64, F64, B, list[str]]:
     """Reference path: one window at a time through :func:`match_iterative`."""
     spec = lay.spec
     n = lay.nx.size
@@ -239,7 +240,7 @@ def _match_loop(lay: _Layout, progress: Callable[[float], None] | None) -> tuple
                 return None if r is None else (r, tw_)
 
             res = match_iterative(extract, taper=spec.taper, cutoff=spec.cutoff, alpha=spec.alpha,
-                                  max_shift=spec.max_shift, iterations=spec.iterations)
+                                  max_shift=spec.max_shift, iterations=spec.iterations, start=start)
         if res.ok:
             sx[k], sy[k] = res.sx, res.sy
         peak[k], rel[k], ok[k], reasons[k] = res.peak, res.reliability, res.ok, res.reason
@@ -252,7 +253,8 @@ BATCH = 16
 """Windows per stack in the batched matcher (keeps the spectra of a stack in a few MB)."""
 
 
-def _match_chunk(lay: _Layout, shape: tuple[int, int], idx: I64) -> tuple[I64, F64, F64, F64, F64, I64]:
+def _match_chunk(lay: _Layout, shape: tuple[int, int], idx: I64,
+                 start: tuple[int, int] = (0, 0)) -> tuple[I64, F64, F64, F64, F64, I64]:
     """Match the nodes ``idx`` (windows of one shape), all passes; returns (idx, sx, sy, peak, rel, code)."""
     spec = lay.spec
     m_ = idx.size
@@ -260,7 +262,7 @@ def _match_chunk(lay: _Layout, shape: tuple[int, int], idx: I64) -> tuple[I64, F
     peak, rel = np.zeros(m_), np.zeros(m_)
     code = np.zeros(m_, dtype=np.int64)
     fb, flat_b = spectra(np.stack([lay.target_window(int(k)) for k in idx]), spec.taper)
-    off = np.zeros((m_, 2), dtype=np.int64)
+    off = np.tile(np.asarray(start, dtype=np.int64), (m_, 1))
     live = np.arange(m_)
     for _ in range(max(1, spec.iterations)):
         refs: list[F32] = []
@@ -292,7 +294,7 @@ def _match_chunk(lay: _Layout, shape: tuple[int, int], idx: I64) -> tuple[I64, F
 
 
 def _match_batched(lay: _Layout, progress: Callable[[float], None] | None,
-                   threads: int = 1) -> tuple[F64, F64, F64, F64, B, list[str]]:
+                   threads: int = 1, start: tuple[int, int] = (0, 0)) -> tuple[F64, F64, F64, F64, B, list[str]]:
     """Same results as :func:`_match_loop`: stacks of equal-size windows matched together, stacks spread over
     ``threads`` threads (numpy and the FFTs release the GIL)."""
     spec = lay.spec
@@ -316,11 +318,11 @@ def _match_batched(lay: _Layout, progress: Callable[[float], None] | None,
 
     if threads > 1 and len(chunks) > 1:
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            for res in pool.map(lambda c: _match_chunk(lay, *c), chunks):
+            for res in pool.map(lambda c: _match_chunk(lay, c[0], c[1], start), chunks):
                 store(res)
     else:
         for c in chunks:
-            store(_match_chunk(lay, *c))
+            store(_match_chunk(lay, c[0], c[1], start))
     ok = code == OK
     large = ok & (np.maximum(np.abs(sx), np.abs(sy)) > spec.max_shift)
     code[large] = TOO_LARGE
@@ -340,11 +342,14 @@ def compute_grid(
     nodes: tuple[I64, I64] | None = None,
     batched: bool = True,
     threads: int = 1,
+    start: tuple[int, int] = (0, 0),
 ) -> TiePoints:
     """Match every grid node (or the given ``nodes`` as target pixel (x, y) arrays); see the module doc.
 
     ``batched=False`` matches one window at a time (the reference path the batched matcher is tested against);
-    ``threads`` > 1 spreads the batched stacks over that many threads (same results).
+    ``threads`` > 1 spreads the batched stacks over that many threads (same results). ``start`` is the integer
+    offset of every window's first pass (the rounded global shift saves the second pass of every window whose
+    shift rounds to it; the final pass is at the rounded shift of the window either way).
     """
     if spec.window < spec.min_window or spec.min_window < 16:
         raise ParameterError(f"window {spec.window} must be ≥ min_window {spec.min_window} ≥ 16")
@@ -361,9 +366,9 @@ def compute_grid(
         nx_, ny_ = nodes
     lay = _layout(ref, tgt, spec, nx_.astype(np.int64), ny_.astype(np.int64), oxi, oyi)
     if batched:
-        sx, sy, peak, rel, ok, reasons = _match_batched(lay, progress, threads)
+        sx, sy, peak, rel, ok, reasons = _match_batched(lay, progress, threads, start)
     else:
-        sx, sy, peak, rel, ok, reasons = _match_loop(lay, progress)
+        sx, sy, peak, rel, ok, reasons = _match_loop(lay, progress, start)
     sx = sx - fx
     sy = sy - fy
     winx = np.where(lay.hx > 0, 2 * lay.hx, -1).astype(np.int64)

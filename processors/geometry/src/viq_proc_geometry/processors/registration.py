@@ -123,13 +123,29 @@ def _imports_while_decoding() -> None:
     load_fft()
 
 
-def run_registration(ref: Raster, tgt: Raster, p: RegistrationParameters) -> tuple[TiePoints, Filtered, GridSpec]:
-    """Grid, match and filter (the numerical core of the processor)."""
+def grid_spec(p: RegistrationParameters) -> GridSpec:
+    """The grid and matching settings of the parameters."""
     if p.min_window > p.window:
         raise ParameterError(f"min_window {p.min_window} exceeds window {p.window}")
-    spec = GridSpec(step=p.grid_step, window=p.window, min_window=p.min_window, taper=p.taper, alpha=p.alpha,
+    return GridSpec(step=p.grid_step, window=p.window, min_window=p.min_window, taper=p.taper, alpha=p.alpha,
                     cutoff=p.cutoff, max_shift=p.max_shift, iterations=p.iterations)
-    tp = compute_grid(ref, tgt, spec, threads=p.threads)
+
+
+def run_registration(ref: Raster, tgt: Raster, p: RegistrationParameters,
+                     glob: TiePoints | None = None) -> tuple[TiePoints, Filtered, GridSpec]:
+    """Grid, match and filter (the numerical core of the processor).
+
+    The global window (``glob``, else :func:`global_match` at the parameters' position) seeds the first pass of
+    every window at its rounded shift, so that windows whose shift rounds to it need no second pass (the
+    tie points are those of a first pass at zero offset: the final pass is at each window's rounded shift).
+    """
+    spec = grid_spec(p)
+    if glob is None:
+        glob = global_match(ref, tgt, spec, p.global_x, p.global_y)
+    start = (0, 0)
+    if glob.ok[0]:
+        start = (round(float(glob.sx[0])), round(float(glob.sy[0])))
+    tp = compute_grid(ref, tgt, spec, threads=p.threads, start=start)
     filt = filter_points(tp.x_im.astype(float), tp.y_im.astype(float), tp.sx, tp.sy, tp.ok, tp.peak,
                          tp.reliability,
                          OutlierSpec(min_reliability=p.min_reliability, mad_k=p.mad_k, ransac_min_px=p.ransac_min_px))
@@ -195,9 +211,9 @@ class ImageRegistration(Processor):
         ref, tgt = open_pair(ctx.one("reference"), ctx.one("target"), p.band, p.nodata, read_margin(p.max_shift),
                              threads=p.threads, while_decoding=_imports_while_decoding)
         ctx.logger.info(f"reference {ref.path.name} {ref.shape}, target {tgt.path.name} {tgt.shape}")
-        tp, filt, spec = run_registration(ref, tgt, p)
+        glob = global_match(ref, tgt, grid_spec(p), p.global_x, p.global_y)
+        tp, filt, _ = run_registration(ref, tgt, p, glob)
         ctx.check_cancelled()
-        glob = global_match(ref, tgt, spec, p.global_x, p.global_y)
         valid = filt.inlier
         n_valid = int(valid.sum())
         n_matched = int(tp.ok.sum())
