@@ -249,12 +249,16 @@ def test_side_peak_estimator_is_biased_on_s2_texture(pair: tuple[Raster, Raster]
 
 def test_jp2_decoder_gives_the_pixels_gdal_reads(arosics_dir: Path, pair: tuple[Raster, Raster],
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """The whole-file JPEG 2000 decoding (OpenJPEG through imagecodecs) gives exactly the pixels, masks, frames
-    and transforms of rasterio/GDAL's reads of the overlap."""
+    """The whole-file JPEG 2000 decoding (OpenJPEG through imagecodecs; in two threads or one) gives exactly the
+    pixels, masks, frames and transforms of rasterio/GDAL's reads of the overlap."""
     from viq_proc_geometry import rasterio_io
 
     decoded = rasterio_io.decode_jp2(arosics_dir / TGT)
     assert decoded is not None and decoded.shape == (3152, 2074)
+    one_thread = read_pair(arosics_dir / REF, arosics_dir / TGT, nodata=0, margin=read_margin(GridSpec().max_shift),
+                           threads=1)
+    for a, b in zip(pair, one_thread, strict=True):
+        assert a.transform == b.transform and np.array_equal(a.data, b.data) and np.array_equal(a.valid, b.valid)
     monkeypatch.setattr(rasterio_io, "decode_jp2", lambda path, band=1: None)
     gdal = read_pair(arosics_dir / REF, arosics_dir / TGT, nodata=0, margin=read_margin(GridSpec().max_shift))
     for fast, slow in zip(pair, gdal, strict=True):
