@@ -473,6 +473,19 @@ def run_backend(name: str, cat: Catalog, floor: Floor, args: argparse.Namespace,
         flush=True,
     )
 
+    return query_backend(cat, floor, args, sites, res, last_l2, gipp_prev)
+
+
+def query_backend(
+    cat: Catalog,
+    floor: Floor,
+    args: argparse.Namespace,
+    sites: list[Site],
+    res: dict[str, Any],
+    last_l2: int,
+    gipp_prev: int | None,
+) -> dict[str, Any]:
+    """The five queries (API and floor, interleaved) and the recursive lineage, on a loaded catalog."""
     rng = np.random.default_rng(42)
     box = cluster_box(sites)
     end = T0 + SPAN

@@ -7,6 +7,7 @@ written with ``?`` placeholders; the PostGIS backend rewrites them to ``%s`` (no
 from __future__ import annotations
 
 import abc
+import functools
 import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
@@ -46,6 +47,8 @@ from viq_host.catalog.base import (
     file_digest,
     now_utc,
     parse_footprint,
+    product_state,
+    record_from_values,
     utc,
     validate_product,
 )
@@ -217,6 +220,11 @@ class SqlCatalog(abc.ABC):
     def bulk_load(self, *, rebuild_indexes: bool | None = None) -> AbstractContextManager[BulkLoad]:
         """An archive import in one transaction (see :meth:`viq_host.catalog.base.Catalog.bulk_load`)."""
 
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Rows of ONE read-only statement (a statement is its own consistent snapshot: no explicit transaction)."""
+        with self._tx() as tx:
+            return tx.q(sql, params)
+
     def _id_in(self, subquery: str) -> str:
         """WHERE fragment: ``p.id`` is one of the ids ``subquery`` returns."""
         return f"p.id IN ({subquery})"
@@ -226,15 +234,26 @@ class SqlCatalog(abc.ABC):
 
     # ------------------------------------------------------------------ records
 
+    _json_columns = ("gipp_versions", "metadata")
+
     def _select(self, alias: str = "p") -> str:
-        cols = []
-        for c in PRODUCT_COLUMNS:
-            cols.append(
-                self._footprint_select().replace("footprint", f"{alias}.footprint")
-                if c == "footprint"
-                else f"{alias}.{c}"
-            )
-        return ", ".join(cols)
+        cached = self.__dict__.setdefault("_select_cache", {})
+        got = cached.get(alias)
+        if got is None:
+            cols = []
+            for c in PRODUCT_COLUMNS:
+                if c == "footprint":
+                    cols.append(self._footprint_select().replace("footprint", f"{alias}.footprint"))
+                elif c in self._json_columns:
+                    cols.append(self._json_select(f"{alias}.{c}"))
+                else:
+                    cols.append(f"{alias}.{c}")
+            got = cached[alias] = ", ".join(cols)
+        return str(got)
+
+    def _json_select(self, expr: str) -> str:
+        """SQL giving a JSON column to the decoder (as text: decoded only when not empty)."""
+        return expr
 
     def _records(self, rows: Sequence[Sequence[Any]]) -> list[ProductRecord]:
         """Decode many rows; footprints are converted WKB → WKT in one vectorised call."""
@@ -271,35 +290,36 @@ class SqlCatalog(abc.ABC):
         ) = row
         if fp is not None and wkt is None:
             wkt = shapely.to_wkt(shapely.from_wkb(bytes(fp)), rounding_precision=-1)
-        created_dt = self._dec_time(created)
+        dec_time, dec_json = self._dec_time, self._dec_json
+        created_dt = dec_time(created)
         assert created_dt is not None
-        return ProductRecord(
-            id=int(pid),
-            product_type=ptype,
-            mission=mission,
-            site=site,
-            bands=self._dec_bands(bands),
-            tdi=tdi,
-            sensing_start=self._dec_time(t0),
-            sensing_stop=self._dec_time(t1),
-            footprint_wkt=wkt,
-            path=path,
-            size=int(size),
-            sha256=sha,
-            created=created_dt,
-            job_id=job,
-            attempt_id=attempt,
-            processor=proc,
-            processor_version=ver,
-            gipp_versions=dict(self._dec_json(gipps)),
-            quality_flags=self._dec_flags(flags),
-            metadata=dict(self._dec_json(meta)),
-            state=ProductState(state),
-            superseded_by=None if sup is None else int(sup),
+        return record_from_values(
+            int(pid),
+            ptype,
+            mission,
+            site,
+            self._dec_bands(bands),
+            tdi,
+            None if t0 is None else dec_time(t0),
+            None if t1 is None else dec_time(t1),
+            wkt,
+            path,
+            int(size),
+            sha,
+            created_dt,
+            job,
+            attempt,
+            proc,
+            ver,
+            dict(dec_json(gipps)),
+            self._dec_flags(flags),
+            dict(dec_json(meta)),
+            product_state(state),
+            None if sup is None else int(sup),
         )
 
     def _get(self, tx: Tx, product_id: int) -> ProductRecord:
-        row = tx.one(f"SELECT {self._select()} FROM product p WHERE p.id = ?", (product_id,))
+        row = tx.one(self._get_sql, (product_id,))
         if row is None:
             raise ProductNotFound(f"product {product_id} is not in the catalog")
         return self._record(row)
@@ -312,8 +332,14 @@ class SqlCatalog(abc.ABC):
 
     def get(self, product_id: int) -> ProductRecord:
         """The product row (any state)."""
-        with self._tx() as tx:
-            return self._get(tx, product_id)
+        rows = self._read(self._get_sql, (product_id,))
+        if not rows:
+            raise ProductNotFound(f"product {product_id} is not in the catalog")
+        return self._record(rows[0])
+
+    @functools.cached_property
+    def _get_sql(self) -> str:
+        return f"SELECT {self._select()} FROM product p WHERE p.id = ?"
 
     def find_by_path(self, path: str | Path) -> ProductRecord | None:
         """The active row at ``path`` (absolute, as stored), if any."""
@@ -389,8 +415,7 @@ class SqlCatalog(abc.ABC):
         # narrow tuples), then the full rows of just those ids
         ids = f"SELECT p.id FROM product p WHERE {where} ORDER BY p.id LIMIT ?"
         sql = f"{prefix}SELECT {self._select()} FROM product p WHERE {self._id_in(ids)} ORDER BY p.id"
-        with self._tx() as tx:
-            rows = tx.q(sql, [*params, query.limit + 1])
+        rows = self._read(sql, [*params, query.limit + 1])
         items = self._records(rows[: query.limit])
         return Page(items=items, next_after=items[-1].id if len(rows) > query.limit else None)
 
@@ -407,8 +432,7 @@ class SqlCatalog(abc.ABC):
     def count(self, query: ProductQuery) -> int:
         """Number of matching products."""
         prefix, where, params = self._where(query)
-        with self._tx() as tx:
-            row = tx.one(f"{prefix}SELECT count(*) FROM product p WHERE {where}", params)
+        row = self._read(f"{prefix}SELECT count(*) FROM product p WHERE {where}", params)[0]
         return int(row[0])
 
     def count_by(self, column: str, query: ProductQuery) -> dict[str, int]:
@@ -417,8 +441,7 @@ class SqlCatalog(abc.ABC):
             raise InvalidQuery(f"count_by: cannot group by {column!r}")
         prefix, where, params = self._where(query)
         sql = f"{prefix}SELECT p.{column}, count(*) FROM product p WHERE {where} GROUP BY p.{column}"
-        with self._tx() as tx:
-            return {str(k): int(n) for k, n in tx.q(sql, params)}
+        return {str(k): int(n) for k, n in self._read(sql, params)}
 
     def lineage(self, product_id: int, direction: Direction = "up", depth: int | None = None) -> list[LineageEdge]:
         """Edges reachable from ``product_id``: ``up`` = its inputs (recursively), ``down`` = what derives from it."""

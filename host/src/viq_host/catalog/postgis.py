@@ -79,7 +79,8 @@ class PostgisCatalog(SqlCatalog):
             raise CatalogError(f"catalog {redact(self.url)} unavailable: {str(err).strip()}") from err
         broken = False
         try:
-            conn.readonly = not write
+            if conn.autocommit:
+                conn.autocommit = False
             with conn.cursor() as cur:
                 yield Tx(cur, "%s")
             conn.commit()
@@ -152,8 +153,32 @@ class PostgisCatalog(SqlCatalog):
 
     def _dec_json(self, value: Any) -> Any:
         if isinstance(value, str):
-            return json.loads(value)
+            return {} if value == "{}" else json.loads(value)
         return value if value is not None else {}
+
+    def _json_select(self, expr: str) -> str:
+        return f"{expr}::text"
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """One statement on an autocommit connection: one round trip, no BEGIN/COMMIT."""
+        try:
+            conn = self._pool.getconn()
+        except psycopg2.Error as err:
+            raise CatalogError(f"catalog {redact(self.url)} unavailable: {str(err).strip()}") from err
+        broken = False
+        try:
+            if not conn.autocommit:
+                conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(sql.replace("?", "%s"), tuple(params))
+                return list(cur.fetchall())
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as err:
+            broken = True
+            raise CatalogError(f"catalog {redact(self.url)} unavailable: {str(err).strip()}") from err
+        except psycopg2.Error as err:
+            raise CatalogError(f"catalog database error: {str(err).strip()}") from err
+        finally:
+            self._pool.putconn(conn, close=broken or bool(conn.closed))
 
     def _enc_flags(self, flags: Sequence[str]) -> Any:
         return list(flags)

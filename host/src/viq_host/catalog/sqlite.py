@@ -106,6 +106,14 @@ class SqliteCatalog(SqlCatalog):
             finally:
                 cur.close()
 
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """One statement outside an explicit transaction (SQLite gives it its own snapshot)."""
+        with self._lock:
+            try:
+                return self._conn.execute(sql, tuple(params)).fetchall()
+            except sqlite3.Error as err:
+                raise CatalogError(f"catalog database error: {err}") from err
+
     def close(self) -> None:
         """Close the connection."""
         with self._lock:
