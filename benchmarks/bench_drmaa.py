@@ -159,6 +159,7 @@ class _Nudge:
         self.stop = threading.Event()
         self.seq = 0
         self.target = "1"
+        self.slots = threading.Semaphore(4)
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
 
@@ -170,13 +171,22 @@ class _Nudge:
             if self.stop.wait(NUDGE):
                 return
             while self.busy.is_set() and self.seq == seq and not self.stop.is_set():
-                with contextlib.suppress(Exception):
-                    self.session.jobStatus(self.target)
+                if self.slots.acquire(blocking=False):  # each query in its own thread, as the executor does
+                    threading.Thread(target=self._once, daemon=True).start()
                 self.stop.wait(NUDGE)
+
+    def _once(self) -> None:
+        try:
+            with contextlib.suppress(Exception):
+                self.session.jobStatus(self.target)
+        finally:
+            self.slots.release()
 
     def close(self) -> None:
         self.stop.set()
         self.thread.join()
+        for _ in range(4):
+            self.slots.acquire(timeout=5.0)
 
 
 def bare(n: int, work: Path, *, nudge: bool = False) -> tuple[float, float]:

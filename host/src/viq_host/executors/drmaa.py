@@ -276,6 +276,8 @@ class _Job:
 
 _claim = threading.Lock()
 _open: list[DrmaaExecutor] = []
+_NUDGES_IN_FLIGHT = 4
+"""Most nudge queries (``DrmaaExecutor.submit_nudge``) waiting for their reply at one time."""
 
 
 @dataclass
@@ -325,6 +327,9 @@ class DrmaaExecutor:
     _submit_seq: int = field(default=0, init=False, repr=False)
     _nudge_target: str = field(default="1", init=False, repr=False)
     _nudger: threading.Thread | None = field(default=None, init=False)
+    _nudge_slots: threading.Semaphore = field(
+        default_factory=lambda: threading.Semaphore(_NUDGES_IN_FLIGHT), init=False, repr=False
+    )
     _unknown_since: dict[str, float] = field(default_factory=dict, init=False)
     _drmaa: Any = field(init=False, repr=False)
     _session: Any = field(init=False, repr=False)
@@ -487,6 +492,8 @@ class DrmaaExecutor:
         for thread in (self._reaper, self._watcher, self._nudger):
             if thread is not None:
                 thread.join(timeout=self.wait_slice + 30)
+        for _ in range(_NUDGES_IN_FLIGHT):  # no nudge query may still be inside libdrmaa when the session ends
+            self._nudge_slots.acquire(timeout=5.0)
         with self._submit_lock:
             if self._template is not None:
                 with contextlib.suppress(self._drmaa.errors.DrmaaException):
@@ -603,7 +610,11 @@ class DrmaaExecutor:
         return self._template
 
     def _nudge_loop(self) -> None:
-        """Wake a ``runJob`` that missed its reply (see :attr:`submit_nudge`) with a cheap ``jobStatus`` query."""
+        """Wake a ``runJob`` that missed its reply (see :attr:`submit_nudge`) with cheap ``jobStatus`` queries.
+
+        Each query runs in its own short-lived thread (at most ``_NUDGES_IN_FLIGHT`` at a time): a query can
+        miss its own wake-up as well, and must not hold up the next one.
+        """
         while not self._stop.is_set():
             if not self._submitting.wait(1.0):
                 continue
@@ -612,14 +623,21 @@ class DrmaaExecutor:
                 return
             sent = 0
             while self._submitting.is_set() and self._submit_seq == seq:
-                self.nudges += 1
-                sent += 1
-                with contextlib.suppress(Exception):  # any reply will do, "no such job" included
-                    self._session.jobStatus(self._nudge_target)
+                if self._nudge_slots.acquire(blocking=False):
+                    self.nudges += 1
+                    sent += 1
+                    threading.Thread(target=self._nudge_once, name="drmaa-nudge-call", daemon=True).start()
                 # a call that is still waiting after a second is not a missed wake-up (qmaster down or busy):
                 # keep nudging, once a second, without flooding the qmaster
                 if self._stop.wait(self.submit_nudge if sent * self.submit_nudge < 1.0 else 1.0):
                     return
+
+    def _nudge_once(self) -> None:
+        try:
+            with contextlib.suppress(Exception):  # any reply will do, "no such job" included
+                self._session.jobStatus(self._nudge_target)
+        finally:
+            self._nudge_slots.release()
 
     def _emit(self, job: _Job, outcome: TaskOutcome) -> None:
         with self._lock:
