@@ -430,7 +430,10 @@ def test_count_by_type_for_one_site(catalog: Catalog, populated: Truth) -> None:
 
 
 def test_bulk_load_keeps_special_characters(catalog: Catalog) -> None:
-    """Tabs, newlines, backslashes, quotes and non-ASCII in paths and metadata survive the bulk path (COPY)."""
+    """Tabs, newlines, backslashes, quotes and non-ASCII in paths and metadata survive the bulk paths (COPY text in
+    add_products, COPY binary in bulk_load), and every column of a bulk-loaded row reads back as given."""
+    from dataclasses import replace
+
     odd = NewProduct(
         "VSC_L1VALD",
         "/a/we\tird\\name\n'\"µ.tif",
@@ -442,6 +445,40 @@ def test_bulk_load_keeps_special_characters(catalog: Catalog) -> None:
     [pid] = catalog.add_products([odd])
     got = catalog.get(pid)
     assert (got.path, got.metadata, got.quality_flags) == (odd.path, dict(odd.metadata), odd.quality_flags)
+    # the bulk loader's binary COPY: every column, NULLs and non-ASCII included, reads back as given
+    full = replace(
+        odd,
+        path=odd.path + "-bulk",
+        site="ARM",
+        bands=("B1", "B12"),
+        tdi=3,
+        sensing_start=datetime(2019, 5, 3, 10, 30, 0, 123456, tzinfo=UTC),
+        sensing_stop=datetime(2019, 5, 3, 10, 30, 8, tzinfo=UTC),
+        footprint_wkt=_square(-97.5, 36.6, 0.25),
+        job_id="job-µ",
+        attempt_id="att\t1",
+        processor="l1",
+        processor_version="03.01",
+        gipp_versions={"GIP_SBPARS": "0002"},
+    )
+    bare = NewProduct("VSC_L2VALD", "/a/bare.tif", size=0, sha256=_sha(2))
+    with catalog.bulk_load() as loader:
+        ids = loader.add([full, bare])
+    a, b = catalog.get(ids[0]), catalog.get(ids[1])
+    for field in ("path", "product_type", "mission", "site", "bands", "tdi", "sensing_start", "sensing_stop", "size"):
+        assert getattr(a, field) == getattr(full, field), field
+        assert getattr(b, field) == getattr(bare, field), field
+    for field in ("sha256", "job_id", "attempt_id", "processor", "processor_version", "quality_flags"):
+        assert getattr(a, field) == getattr(full, field), field
+    assert (a.metadata, a.gipp_versions, b.metadata, b.gipp_versions) == (
+        dict(full.metadata),
+        {"GIP_SBPARS": "0002"},
+        {},
+        {},
+    )
+    assert a.footprint_wkt is not None and full.footprint_wkt is not None
+    assert shapely.equals(shapely.from_wkt(a.footprint_wkt), shapely.from_wkt(full.footprint_wkt))
+    assert b.footprint_wkt is None and b.quality_flags == () and b.job_id is None and b.created == a.created
 
 
 # ------------------------------------------------------------------------------------------------ bulk load

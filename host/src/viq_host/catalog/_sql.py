@@ -1036,9 +1036,8 @@ def _validate_many(products: Sequence[NewProduct]) -> list[NewProduct]:
             ok = isinstance(t0, datetime) and isinstance(t1, datetime) and not (utc(t1) < utc(t0))  # type: ignore[operator]
         if ok and p.inputs:
             ok = all(type(i) is int for i in p.inputs)
-        if not ok:
+        if not ok:  # the full check raises with the precise reason (or accepts e.g. a list of bands)
             validate_product(p, check_geometry=False)
-            raise InvalidProduct(f"{p.path}: invalid product")  # pragma: no cover - validate_product raised
     return out
 
 
