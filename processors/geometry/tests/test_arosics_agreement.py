@@ -249,8 +249,8 @@ def test_side_peak_estimator_is_biased_on_s2_texture(pair: tuple[Raster, Raster]
 
 def test_jp2_decoder_gives_the_pixels_gdal_reads(arosics_dir: Path, pair: tuple[Raster, Raster],
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """The whole-file JPEG 2000 decoding (OpenJPEG through imagecodecs; in two threads or one) gives exactly the
-    pixels, masks, frames and transforms of rasterio/GDAL's reads of the overlap."""
+    """The whole-file JPEG 2000 decoding (OpenJPEG through imagecodecs; in two threads or one, and a large
+    region of one file) gives exactly the pixels, masks, frames and transforms of rasterio/GDAL's reads."""
     from viq_proc_geometry import rasterio_io
 
     decoded = rasterio_io.decode_jp2(arosics_dir / TGT)
@@ -259,9 +259,12 @@ def test_jp2_decoder_gives_the_pixels_gdal_reads(arosics_dir: Path, pair: tuple[
                            threads=1)
     for a, b in zip(pair, one_thread, strict=True):
         assert a.transform == b.transform and np.array_equal(a.data, b.data) and np.array_equal(a.valid, b.valid)
+    region = (100, 2900, 700, 2300)  # most of the file: decoded whole, then cut
+    fast_region = rasterio_io.read_raster(arosics_dir / REF, nodata=0, region=region, keep_frame=True)
     monkeypatch.setattr(rasterio_io, "decode_jp2", lambda path, band=1: None)
     gdal = read_pair(arosics_dir / REF, arosics_dir / TGT, nodata=0, margin=read_margin(GridSpec().max_shift))
-    for fast, slow in zip(pair, gdal, strict=True):
+    slow_region = rasterio_io.read_raster(arosics_dir / REF, nodata=0, region=region, keep_frame=True)
+    for fast, slow in zip((*pair, fast_region), (*gdal, slow_region), strict=True):
         assert fast.transform == slow.transform and fast.shape == slow.shape
         assert np.array_equal(fast.valid, slow.valid)
         assert np.array_equal(fast.data, slow.data)

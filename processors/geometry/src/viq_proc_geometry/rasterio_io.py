@@ -191,10 +191,10 @@ def read_raster(path: str | Path, band: int = 1, nodata: float | None = None, re
                 *, keep_frame: bool = False) -> Raster:
     """Read one band as float32 with its validity mask (nodata, NaN and -9999 invalid).
 
-    ``region`` reads only that part of the file (a JPEG 2000 file is decoded whole by :func:`decode_jp2`, which
-    costs less than GDAL's decoding of a region). The result is the region with its own transform, or with
-    ``keep_frame`` the whole file frame with the pixels outside the region invalid (zero), so that pixel
-    coordinates stay those of the file.
+    ``region`` reads only that part of the file (a JPEG 2000 file is decoded whole by :func:`decode_jp2` when
+    the region is at least a quarter of it: that costs less than GDAL's decoding of the region). The result is
+    the region with its own transform, or with ``keep_frame`` the whole file frame with the pixels outside the
+    region invalid (zero), so that pixel coordinates stay those of the file.
     """
     import rasterio
     from rasterio.errors import RasterioError
@@ -203,14 +203,20 @@ def read_raster(path: str | Path, band: int = 1, nodata: float | None = None, re
     p = Path(path)
     if not p.is_file():
         raise MissingInputError(f"{p}: file not found")
-    decoded = decode_jp2(p, band)
-    if decoded is not None:
+    if p.suffix.lower() in JP2_SUFFIXES:
         info = raster_info(p)
         if band > info.count:
             raise ParameterError(f"{p.name}: band {band} requested, the file has {info.count}")
-        out = _from_decoded(decoded, info, p, band, nodata, region, keep_frame)
-        if out is not None:
-            return out
+        part_rows = part_cols = 1.0
+        if region is not None:
+            r0, r1, c0, c1 = _inside(region, info.shape)
+            part_rows, part_cols = max(0, r1 - r0) / info.shape[0], max(0, c1 - c0) / info.shape[1]
+        # whole-file decoding pays when the region is most of the file; a small region goes through GDAL
+        decoded = decode_jp2(p, band) if part_rows * part_cols >= 0.25 else None
+        if decoded is not None:
+            out = _from_decoded(decoded, info, p, band, nodata, region, keep_frame)
+            if out is not None:
+                return out
     try:
         with rasterio.open(p) as src:
             if band > src.count:
