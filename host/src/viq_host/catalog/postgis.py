@@ -425,34 +425,40 @@ class PostgisCatalog(SqlCatalog):
         stamp = t(created)
         count = _INT16.pack(20)
         pack64 = _INT64_FIELD.pack
+        pack32 = _INT32.pack
+        tg, xg, ag, ng = times.get, texts.get, arrays.get, ints.get
+        empty_json = j({})
         out = []
         for pid, p, g in zip(ids, products, geoms, strict=True):
             path = p.path.encode()
+            bands = p.bands if type(p.bands) is tuple else tuple(p.bands)
+            flags = p.quality_flags if type(p.quality_flags) is tuple else tuple(p.quality_flags)
+            t0, t1 = p.sensing_start, p.sensing_stop
             out.append(
                 b"".join(
                     (
                         count,
                         pack64(8, pid),
-                        x(p.product_type),
-                        x(p.mission),
-                        x(p.site),
-                        a(tuple(p.bands)),
-                        n(p.tdi),
-                        t(p.sensing_start),
-                        t(p.sensing_stop),
+                        xg(p.product_type) or x(p.product_type),
+                        xg(p.mission) or x(p.mission),
+                        xg(p.site) or x(p.site),
+                        ag(bands) or a(bands),
+                        ng(p.tdi) or n(p.tdi),
+                        tg(t0) or t(t0),
+                        tg(t1) or t(t1),
                         _NULL if g is None else fp[id(g)],
-                        _INT32.pack(len(path)),
+                        pack32(len(path)),
                         path,
                         pack64(8, int(p.size or 0)),
-                        x(p.sha256),
+                        xg(p.sha256) or x(p.sha256),
                         stamp,
-                        x(p.job_id),
-                        x(p.attempt_id),
-                        x(p.processor),
-                        x(p.processor_version),
-                        j(p.gipp_versions),
-                        a(tuple(p.quality_flags)),
-                        j(p.metadata),
+                        xg(p.job_id) or x(p.job_id),
+                        xg(p.attempt_id) or x(p.attempt_id),
+                        xg(p.processor) or x(p.processor),
+                        xg(p.processor_version) or x(p.processor_version),
+                        j(p.gipp_versions) if p.gipp_versions else empty_json,
+                        ag(flags) or a(flags),
+                        j(p.metadata) if p.metadata else empty_json,
                     )
                 )
             )
