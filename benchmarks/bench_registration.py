@@ -250,8 +250,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--arosics-python", default=_default_arosics())
     args = ap.parse_args()
+    print("threads pinned: OMP/OPENBLAS/MKL_NUM_THREADS=1; load average (1, 5, 15 min) at start: "
+          + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     whole_runs(args.repeat, args.arosics_python)
     numerics(args.repeat)
+    print("load average at end: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 
 if __name__ == "__main__":

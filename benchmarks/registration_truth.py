@@ -170,6 +170,8 @@ def main() -> None:
     args = ap.parse_args()
     if not args.arosics_python:
         print("AROSICS interpreter not found: our errors only", file=sys.stderr)
+    print("threads pinned: OMP/OPENBLAS/MKL_NUM_THREADS=1; load average at start: "
+          + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         code = tmp / "aros.py"
