@@ -62,3 +62,33 @@ def test_overlap_reader_gives_the_same_grid(tmp_path: Path) -> None:
     assert tgt.shape == read_raster(t).shape
     assert ref.shape[0] < 520 and ref.shape[1] < 480  # cropped to the target's extent + margin
     _same(full, compute_grid(ref, tgt, spec), 0.0)
+
+
+def test_multiband_jp2_is_read_through_gdal(tmp_path: Path) -> None:
+    """A JPEG 2000 file with several bands is not decoded by imagecodecs (no colour transform can differ from
+    GDAL's): ``decode_jp2`` declines it and ``read_raster`` gives GDAL's pixels of the band asked for; a one-band
+    JP2 is decoded with the same pixels as GDAL's."""
+    import rasterio
+    from affine import Affine
+
+    from viq_proc_geometry.rasterio_io import decode_jp2
+
+    rng = np.random.default_rng(3)
+    data = rng.integers(1, 4000, size=(3, 96, 80)).astype(np.uint16)
+    prof = {"width": 80, "height": 96, "dtype": "uint16", "crs": "EPSG:32631",
+            "transform": Affine(10.0, 0.0, 600000.0, 0.0, -10.0, 4800000.0), "QUALITY": 100, "REVERSIBLE": "YES"}
+    multi, single = tmp_path / "multi.jp2", tmp_path / "single.jp2"
+    with rasterio.open(multi, "w", driver="JP2OpenJPEG", count=3, **prof) as dst:
+        dst.write(data)
+    with rasterio.open(single, "w", driver="JP2OpenJPEG", count=1, **prof) as dst:
+        dst.write(data[1], 1)
+    assert decode_jp2(multi, 2) is None
+    one = decode_jp2(single)
+    assert one is not None
+    for path, band in ((multi, 2), (single, 1)):
+        with rasterio.open(path) as src:
+            gdal = src.read(band).astype(np.float32)
+        got = read_raster(path, band=band, nodata=0)
+        assert np.array_equal(got.data, gdal)
+        assert got.transform == prof["transform"]
+    assert np.array_equal(one, data[1])

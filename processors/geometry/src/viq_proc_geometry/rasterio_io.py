@@ -95,9 +95,10 @@ def raster_info(path: str | Path) -> RasterInfo:
 
 
 def decode_jp2(path: Path, band: int = 1) -> npt.NDArray[Any] | None:
-    """All pixels of one band of a JPEG 2000 file, decoded by OpenJPEG through ``imagecodecs`` (the GIL is
-    released while it decodes); None when the file is not JPEG 2000 or imagecodecs cannot decode it (the caller
-    then reads through rasterio, which reports any real error)."""
+    """All pixels of a one-band JPEG 2000 file, decoded by OpenJPEG through ``imagecodecs`` (the GIL is
+    released while it decodes); None when the file is not JPEG 2000, has several components (imagecodecs may
+    apply a colour transform that GDAL does not) or cannot be decoded (the caller then reads through rasterio,
+    which reports any real error)."""
     if path.suffix.lower() not in JP2_SUFFIXES:
         return None
     try:
@@ -109,8 +110,6 @@ def decode_jp2(path: Path, band: int = 1) -> npt.NDArray[Any] | None:
     except (OSError, ValueError, RuntimeError, imagecodecs.DelayedImportError,
             imagecodecs.Jpeg2kError):
         return None
-    if arr.ndim == 3:
-        return arr[:, :, band - 1] if 1 <= band <= arr.shape[2] else None
     return arr if arr.ndim == 2 and band == 1 else None
 
 
@@ -150,7 +149,7 @@ def _inside(region: Region, shape: tuple[int, int]) -> Region:
 def _from_decoded(arr: npt.NDArray[Any], info: RasterInfo, p: Path, band: int, nodata: float | None,
                   region: Region | None, keep_frame: bool) -> Raster | None:
     """A Raster from a whole decoded band (None when it does not match the header)."""
-    if arr.shape != info.shape or band > info.count:
+    if arr.shape != info.shape or info.count != 1 or band != 1:
         return None
     reg, full = _clip(region, info.shape)
     part = arr if reg is None else arr[reg[0]:reg[1], reg[2]:reg[3]]
@@ -181,7 +180,7 @@ def _decoded_band(path: Path, band: int, nodata: float | None) -> tuple[RasterIn
     if arr is None:
         return None
     info = raster_info(path)
-    if arr.shape != info.shape or band > info.count:
+    if arr.shape != info.shape or info.count != 1 or band != 1:
         return None
     valid = _valid(arr, nodata if nodata is not None else info.nodata)
     return info, arr.astype(np.float32), valid
@@ -212,7 +211,7 @@ def read_raster(path: str | Path, band: int = 1, nodata: float | None = None, re
             r0, r1, c0, c1 = _inside(region, info.shape)
             part_rows, part_cols = max(0, r1 - r0) / info.shape[0], max(0, c1 - c0) / info.shape[1]
         # whole-file decoding pays when the region is most of the file; a small region goes through GDAL
-        decoded = decode_jp2(p, band) if part_rows * part_cols >= 0.25 else None
+        decoded = decode_jp2(p, band) if info.count == 1 and part_rows * part_cols >= 0.25 else None
         if decoded is not None:
             out = _from_decoded(decoded, info, p, band, nodata, region, keep_frame)
             if out is not None:
