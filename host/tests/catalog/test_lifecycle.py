@@ -208,7 +208,7 @@ def test_v1_database_is_migrated_forward_with_data_kept(catalog_url: str, catalo
         old.close()
     cat = open_catalog(catalog_url, catalog_plugins)
     try:
-        assert cat.schema_version() == latest_version() == 4
+        assert cat.schema_version() == latest_version() == 5
         rows = [cat.get(i) for i in (1, 2, 3)]
         assert [r.path for r in rows] == [
             "/archive/SUDOUE/L1_20190503.DBL",
