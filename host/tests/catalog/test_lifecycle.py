@@ -234,6 +234,21 @@ def test_v1_database_is_migrated_forward_with_data_kept(catalog_url: str, catalo
             ]
             q = ProductQuery(product_type=rows[0].product_type, band=band, start=window[0], stop=window[1])
             assert [r.id for r in cat.search(q).items] == want, band
+            # and the version-5 site + time index a site + band search without a type
+            on_site = [
+                r.id
+                for r in rows
+                if r.site == rows[0].site
+                and band in r.bands
+                and r.sensing_start is not None
+                and window[0] <= r.sensing_start < window[1]
+            ]
+            q = ProductQuery(site=rows[0].site, band=band, start=window[0], stop=window[1])
+            assert [r.id for r in cat.search(q).items] == on_site, band
+        same_site = [r.product_type for r in rows if r.site == rows[0].site]
+        assert cat.count_by("product_type", ProductQuery(site=rows[0].site)) == {
+            t: same_site.count(t) for t in set(same_site)
+        }
         # what version 2 added works on the migrated data
         new = cat.ingest(NewProduct("VSC_L1VALD", rows[1].path, size=5, sha256="d" * 64), supersedes=2)
         assert cat.get(2).superseded_by == new.id
