@@ -327,6 +327,7 @@ class DrmaaExecutor:
     _submit_seq: int = field(default=0, init=False, repr=False)
     _nudge_target: str = field(default="1", init=False, repr=False)
     _nudger: threading.Thread | None = field(default=None, init=False)
+    _host_env: dict[str, str] = field(default_factory=dict, init=False, repr=False)
     _nudge_slots: threading.Semaphore = field(
         default_factory=lambda: threading.Semaphore(_NUDGES_IN_FLIGHT), init=False, repr=False
     )
@@ -361,6 +362,7 @@ class DrmaaExecutor:
             self._session = session
             _open.append(self)
         self._worker = worker_command()
+        self._environment({})  # the host's part of every job's environment, read once
         if self.lookup_grace is None:
             self.lookup_grace = accounting_flush_seconds() + 2.0
         self._reaper = threading.Thread(target=self._reap_loop, name="drmaa-reaper", daemon=True)
@@ -381,8 +383,8 @@ class DrmaaExecutor:
                 raise DrmaaError(f"attempt {spec.attempt_id} is already submitted")
         command = spec.command or (*self._worker, str(spec.job_order))
         spec.work_dir.mkdir(parents=True, exist_ok=True)
-        for path in (spec.stdout, spec.stderr):
-            path.parent.mkdir(parents=True, exist_ok=True)
+        for parent in {spec.stdout.parent, spec.stderr.parent} - {spec.work_dir}:
+            parent.mkdir(parents=True, exist_ok=True)
         attributes: dict[str, object] = {
             "remoteCommand": command[0],
             "args": list(command[1:]),
@@ -578,10 +580,13 @@ class DrmaaExecutor:
     # -- internals ----------------------------------------------------------------------------------------
 
     def _environment(self, extra: Mapping[str, str]) -> dict[str, str]:
-        """What the job sees: PATH, locale, every VIQ_* and SGE/DRMAA variable of the host, then ``extra``."""
-        keep = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-        env = {k: v for k, v in os.environ.items() if k in keep or k.startswith(("VIQ_", "SGE_"))}
-        env["VIQ_HOME"] = str(self.settings.home)
+        """What the job sees: PATH, locale, every VIQ_* and SGE/DRMAA variable of the host as it was when the
+        executor opened (reading ``os.environ`` on every submission cost a tenth of it), then ``extra``."""
+        if not self._host_env:
+            keep = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+            self._host_env = {k: v for k, v in os.environ.items() if k in keep or k.startswith(("VIQ_", "SGE_"))}
+            self._host_env["VIQ_HOME"] = str(self.settings.home)
+        env = dict(self._host_env)
         env.update(extra)
         return env
 
