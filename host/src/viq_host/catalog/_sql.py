@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -259,9 +259,47 @@ class SqlCatalog(abc.ABC):
         """Decode many rows; footprints are converted WKB → WKT in one vectorised call."""
         import numpy as np
 
+        if not rows:
+            return []
         fps = np.array([None if r[8] is None else bytes(r[8]) for r in rows], dtype=object)
-        wkts = shapely.to_wkt(shapely.from_wkb(fps), rounding_precision=-1) if len(rows) else []
-        return [self._record(r, w) for r, w in zip(rows, wkts, strict=True)]
+        wkts = shapely.to_wkt(shapely.from_wkb(fps), rounding_precision=-1)
+        # times repeat within a page (the bands of an acquisition, one cataloguing stamp per load): decode each once
+        times: dict[Any, datetime | None] = {None: None}
+        dec_time, dec_json, dec_bands, dec_flags = self._dec_time, self._dec_json, self._dec_bands, self._dec_flags
+        out = []
+        for r, wkt in zip(rows, wkts, strict=True):
+            t0, t1, created = r[6], r[7], r[12]
+            for raw in (t0, t1, created):
+                if raw not in times:
+                    times[raw] = dec_time(raw)
+            gipps, flags, meta, sup = r[17], r[18], r[19], r[21]
+            out.append(
+                record_from_values(
+                    int(r[0]),
+                    r[1],
+                    r[2],
+                    r[3],
+                    dec_bands(r[4]),
+                    r[5],
+                    times[t0],
+                    times[t1],
+                    wkt,
+                    r[9],
+                    int(r[10]),
+                    r[11],
+                    times[created],
+                    r[13],
+                    r[14],
+                    r[15],
+                    r[16],
+                    dict(dec_json(gipps)),
+                    dec_flags(flags),
+                    dict(dec_json(meta)),
+                    product_state(r[20]),
+                    None if sup is None else int(sup),
+                )
+            )
+        return out
 
     def _record(self, row: Sequence[Any], wkt: str | None = None) -> ProductRecord:
         (
@@ -411,10 +449,19 @@ class SqlCatalog(abc.ABC):
         if query.after is not None:
             where += " AND p.id > ?"
             params.append(query.after)
-        # two steps in one statement: the ids of the page (from an index where one covers the filters, sorted as
-        # narrow tuples), then the full rows of just those ids
-        ids = f"SELECT p.id FROM product p WHERE {where} ORDER BY p.id LIMIT ?"
-        sql = f"{prefix}SELECT {self._select()} FROM product p WHERE {self._id_in(ids)} ORDER BY p.id"
+        # With a selective filter the matching rows are found through its index and sorted; walking the primary key
+        # in id order and filtering (what a planner picks for a small LIMIT when it assumes matches are spread
+        # evenly over the ids) reads up to the whole table when they are not, e.g. one month of a time-ordered
+        # archive. "p.id + 0" is not the key's expression, so the planner cannot take that walk.
+        order = "p.id + 0" if _selective(query) else "p.id"
+        if query.bbox is not None or query.polygon_wkt is not None:
+            # the exact spatial test reads every candidate row anyway: one step
+            sql = f"{prefix}SELECT {self._select()} FROM product p WHERE {where} ORDER BY {order} LIMIT ?"
+        else:
+            # two steps in one statement: the ids of the page (from an index where one covers the filters, sorted
+            # as narrow tuples), then the full rows of just those ids
+            ids = f"SELECT p.id FROM product p WHERE {where} ORDER BY {order} LIMIT ?"
+            sql = f"{prefix}SELECT {self._select()} FROM product p WHERE {self._id_in(ids)} ORDER BY p.id"
         rows = self._read(sql, [*params, query.limit + 1])
         items = self._records(rows[: query.limit])
         return Page(items=items, next_after=items[-1].id if len(rows) > query.limit else None)
@@ -1039,6 +1086,21 @@ def _validate_many(products: Sequence[NewProduct]) -> list[NewProduct]:
         if not ok:  # the full check raises with the precise reason (or accepts e.g. a list of bands)
             validate_product(p, check_geometry=False)
     return out
+
+
+SELECTIVE_WINDOW = timedelta(days=366)
+"""A sensing-time window up to this long counts as a selective filter (see :func:`_selective`)."""
+
+
+def _selective(q: ProductQuery) -> bool:
+    """True when an index narrows the query to a small part of the catalog: a site, a producing job, attempt or
+    processor, a lineage walk, or a bounded sensing window of at most :data:`SELECTIVE_WINDOW`."""
+    if q.site is not None or q.job_id is not None or q.attempt_id is not None or q.processor is not None:
+        return True
+    if q.derived_from is not None or q.inputs_of is not None:
+        return True
+    start, stop = utc(q.start), utc(q.stop)
+    return start is not None and stop is not None and stop - start <= SELECTIVE_WINDOW
 
 
 def _bulk_footprints(wkts: Sequence[str | None]) -> Any:
