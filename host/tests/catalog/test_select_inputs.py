@@ -116,3 +116,22 @@ def test_counts_are_enforced_with_the_port_named(catalog: Catalog, tmp_path: Pat
         select_inputs(catalog, optional, start=T1, stop=T0)
     with pytest.raises(SelectionError, match="outside 1950–2200"):
         select_inputs(catalog, optional, start=datetime(1, 1, 1, tzinfo=UTC), stop=T0)
+
+
+def test_a_small_area_search_is_driven_by_the_spatial_index_on_sqlite(catalog: Catalog, tmp_path: Path) -> None:
+    """SQLite: with a bbox of a few square degrees the other filters carry the unary-plus hint (the R*Tree drives
+    the search: ~8 k candidates instead of a whole product type's index range at 1 M products); a continent-sized
+    bbox and PostGIS keep plain filters (the spatial tests of the suite check the answers)."""
+    from viq_host.catalog.base import ProductQuery
+
+    add = _Add(catalog, tmp_path)
+    for k in range(3):
+        pid = add("VSC_L1VALD", T0 + timedelta(hours=k))
+        assert pid > 0
+    small = ProductQuery(product_type="VSC_L1VALD", bbox=(5.0, 44.0, 5.5, 44.5))
+    large = ProductQuery(product_type="VSC_L1VALD", bbox=(-20.0, 30.0, 40.0, 70.0))
+    _, where_small, _ = catalog._where(small)  # type: ignore[attr-defined]
+    _, where_large, _ = catalog._where(large)  # type: ignore[attr-defined]
+    sqlite = type(catalog).__name__.startswith("Sqlite")
+    assert ("+p.product_type = ?" in where_small) is sqlite
+    assert "+p." not in where_large

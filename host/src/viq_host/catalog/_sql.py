@@ -143,6 +143,9 @@ class SqlCatalog(abc.ABC):
 
     url: str
     placeholder = "?"
+    SMALL_AREA_DRIVES = False
+    """True (SQLite): a search over a small area is driven from the spatial index; the other filters are written
+    ``+p.column`` so that the planner cannot pick their index instead (SQLite's unary-plus hint)."""
 
     # ------------------------------------------------------------------ backend hooks
 
@@ -408,27 +411,32 @@ class SqlCatalog(abc.ABC):
             )
             cte_params += [query.inputs_of, depth]
             conds.append("p.id IN (SELECT id FROM up_walk)")
-        for column in ("product_type", "site", "job_id", "attempt_id", "processor", "processor_version"):
-            value = getattr(query, column)
-            if value is not None:
-                conds.append(f"p.{column} = ?")
-                params.append(value)
-        if query.band is not None:
-            sql, ps = self._band_clause(query.band)
-            conds.append(sql)
-            params += ps
-        if query.start is not None:
-            conds.append("p.sensing_start >= ?")
-            params.append(self._enc_time(utc(query.start)))
-        if query.stop is not None:
-            conds.append("p.sensing_start < ?")
-            params.append(self._enc_time(utc(query.stop)))
         area: BaseGeometry | None = None
         if query.bbox is not None:
             area = shapely.box(*check_bbox(query.bbox))
         if query.polygon_wkt is not None:
             poly = parse_footprint(query.polygon_wkt)
             area = poly if area is None else area.intersection(poly)
+        # a small area is found fastest from the spatial index: where the backend says so, the other filters are
+        # written so that the planner does not drive the search from their (much larger) index ranges
+        spatial_first = (self.SMALL_AREA_DRIVES and area is not None and not area.is_empty
+                         and _bounds_area(area) <= SELECTIVE_AREA_DEG2)
+        col = "+p." if spatial_first else "p."
+        for column in ("product_type", "site", "job_id", "attempt_id", "processor", "processor_version"):
+            value = getattr(query, column)
+            if value is not None:
+                conds.append(f"{col}{column} = ?")
+                params.append(value)
+        if query.band is not None:
+            sql, ps = self._band_clause(query.band)
+            conds.append(sql)
+            params += ps
+        if query.start is not None:
+            conds.append(f"{col}sensing_start >= ?")
+            params.append(self._enc_time(utc(query.start)))
+        if query.stop is not None:
+            conds.append(f"{col}sensing_start < ?")
+            params.append(self._enc_time(utc(query.stop)))
         if area is not None:
             if area.is_empty:
                 conds.append("1 = 0")
@@ -438,7 +446,7 @@ class SqlCatalog(abc.ABC):
                 params += ps
         # state values are enum members, inlined as literals so the planners can use the state-led indexes
         states = sorted({str(ProductState(s)) for s in query.states})
-        conds.insert(0, "p.state IN (" + ", ".join(f"'{s}'" for s in states) + ")")
+        conds.insert(0, f"{col}state IN (" + ", ".join(f"'{s}'" for s in states) + ")")
         prefix = ("WITH RECURSIVE " + ", ".join(ctes) + " ") if ctes else ""
         where = " AND ".join(conds) if conds else "1 = 1"
         return prefix, where, cte_params + params
@@ -1090,6 +1098,15 @@ def _validate_many(products: Sequence[NewProduct]) -> list[NewProduct]:
 
 SELECTIVE_WINDOW = timedelta(days=366)
 """A sensing-time window up to this long counts as a selective filter (see :func:`_selective`)."""
+SELECTIVE_AREA_DEG2 = 4.0
+"""A bounding box up to this area (square degrees, about a 2° square: a few sites) is selective: its candidates
+come from the spatial index and are sorted, rather than the primary key being walked in id order."""
+
+
+def _bounds_area(geom: BaseGeometry) -> float:
+    """Area of a geometry's bounding box, square degrees."""
+    x0, y0, x1, y1 = geom.bounds
+    return float((x1 - x0) * (y1 - y0))
 
 
 def _selective(q: ProductQuery) -> bool:
@@ -1098,6 +1115,8 @@ def _selective(q: ProductQuery) -> bool:
     if q.site is not None or q.job_id is not None or q.attempt_id is not None or q.processor is not None:
         return True
     if q.derived_from is not None or q.inputs_of is not None:
+        return True
+    if q.bbox is not None and _bounds_area(shapely.box(*q.bbox)) <= SELECTIVE_AREA_DEG2:
         return True
     start, stop = utc(q.start), utc(q.stop)
     return start is not None and stop is not None and stop - start <= SELECTIVE_WINDOW

@@ -55,6 +55,7 @@ class SqliteCatalog(SqlCatalog):
     """The catalog in one SQLite file."""
 
     placeholder = "?"
+    SMALL_AREA_DRIVES = True
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
