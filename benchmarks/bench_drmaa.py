@@ -189,6 +189,17 @@ class _Nudge:
             self.slots.acquire(timeout=5.0)
 
 
+def _template(session: Any, work: Path, name: str) -> Any:
+    """A job template running COMMAND in ``work`` with its output files there."""
+    jt = session.createJobTemplate()
+    jt.remoteCommand = COMMAND[0]
+    jt.workingDirectory = str(work)
+    jt.outputPath = f":{work}/"
+    jt.errorPath = f":{work}/"
+    jt.jobName = name
+    return jt
+
+
 def bare(n: int, work: Path, *, nudge: bool = False) -> tuple[float, float]:
     """Submit n jobs with a plain drmaa session (optionally with a nudge thread), then wait for all;
     (submit s, total s)."""
@@ -198,12 +209,7 @@ def bare(n: int, work: Path, *, nudge: bool = False) -> tuple[float, float]:
     key = "bare + nudge" if nudge else "bare"
     nudger = _Nudge(session) if nudge else None
     try:
-        jt = session.createJobTemplate()
-        jt.remoteCommand = COMMAND[0]
-        jt.workingDirectory = str(work)
-        jt.outputPath = f":{work}/"
-        jt.errorPath = f":{work}/"
-        jt.jobName = "bench-bare"
+        jt = _template(session, work, "bench-bare")
         start = time.perf_counter()
         ids = []
         for _ in range(n):
@@ -234,12 +240,7 @@ def bulk(n: int, work: Path) -> tuple[float, float]:
     session = drmaa.Session()
     session.initialize()
     try:
-        jt = session.createJobTemplate()
-        jt.remoteCommand = COMMAND[0]
-        jt.workingDirectory = str(work)
-        jt.outputPath = f":{work}/"
-        jt.errorPath = f":{work}/"
-        jt.jobName = "bench-bulk"
+        jt = _template(session, work, "bench-bulk")
         start = time.perf_counter()
         ids = session.runBulkJobs(jt, 1, n, 1)
         submitted = time.perf_counter() - start
