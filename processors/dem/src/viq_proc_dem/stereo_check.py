@@ -300,7 +300,7 @@ class StereoCheckProcessor(Processor):
             OutputProduct(port="report", path=out / "stereo_check.json", product_type=REPORT_TYPE),
             OutputProduct(port="plot", path=out / "stereo_check.png", product_type=REPORT_TYPE),
         )
-        measurements = (
+        measurements: tuple[Measurement, ...] = (
             Measurement(name="stereo_dz_median_m", value=rep["stereo_dz_median_m"], unit="m"),
             Measurement(name="stereo_nmad_m", value=rep["stereo_nmad_m"], unit="m"),
             Measurement(name="disparity_error_px", value=rep["disparity_error_px"], unit="px"),
