@@ -9,7 +9,7 @@ import numpy.typing as npt
 import pytest
 
 from viq_proc_simulator import simulate
-from viq_sim_testlib import band_array
+from viq_sim_testlib import band_array, phase_shift
 from viq_venus import mtf
 from viq_venus.config import default_config
 
@@ -56,21 +56,6 @@ def test_edge_mtf_matches_the_configured_mtf(tmp_path: Path, direction: str) -> 
     assert expected[-1] < 0.45  # the comparison covers a real fall-off
 
 
-def _shift(a: F64, b: F64) -> tuple[float, float]:
-    """(dx, dy) such that b(p) ≈ a(p − d): phase-slope fit of the cross spectrum at low frequencies."""
-    a = (a - a.mean()) * np.outer(np.hanning(a.shape[0]), np.hanning(a.shape[1]))
-    b = (b - b.mean()) * np.outer(np.hanning(b.shape[0]), np.hanning(b.shape[1]))
-    cross = np.fft.fft2(b) * np.conj(np.fft.fft2(a))
-    fy = np.fft.fftfreq(a.shape[0])[:, None] * np.ones((1, a.shape[1]))
-    fx = np.fft.fftfreq(a.shape[1])[None, :] * np.ones((a.shape[0], 1))
-    sel = (np.hypot(fx, fy) < 0.15) & (np.hypot(fx, fy) > 0.01)
-    phase = np.angle(cross[sel])
-    w = np.sqrt(np.abs(cross[sel]))
-    design = np.stack([fx[sel], fy[sel]], axis=1) * (-2 * np.pi)
-    sol = np.linalg.lstsq(design * w[:, None], phase * w, rcond=None)[0]
-    return float(sol[0]), float(sol[1])
-
-
 def _mean_disp(run_dir: Path, truth: dict[str, object], band: str) -> tuple[float, float]:
     info = truth["bands"][band]  # type: ignore[index]
     arr = np.load(run_dir / info["displacement_file"])
@@ -87,12 +72,12 @@ def test_band_shifts_match_focal_plane_and_attitude(tmp_path: Path) -> None:
     d5 = _mean_disp(tmp_path, truth, "B5")
     d6 = _mean_disp(tmp_path, truth, "B6")
     # content appears at p − d: B6 relative to B5 moves by −(d6 − d5)
-    mx, my = _shift(band_array(raw, "B5"), band_array(raw, "B6"))
+    mx, my = phase_shift(band_array(raw, "B5"), band_array(raw, "B6"))
     assert mx == pytest.approx(-(d6[0] - d5[0]), abs=0.03)
     assert my == pytest.approx(-(d6[1] - d5[1]), abs=0.03)
     assert abs(d6[0] - d5[0]) > 0.1  # yaw × focal-plane distance makes a visible B5/B6 shift
     d4 = _mean_disp(tmp_path, truth, "B4")
-    rx, ry = _shift(band_array(ref, "B4"), band_array(raw, "B4"))
+    rx, ry = phase_shift(band_array(ref, "B4"), band_array(raw, "B4"))
     assert rx == pytest.approx(-d4[0], abs=0.05)
     assert ry == pytest.approx(-d4[1], abs=0.05)
     assert abs(d4[0]) > 1.0  # the roll bias alone is ≈ 2 px
