@@ -21,6 +21,7 @@ from shapely.geometry.base import BaseGeometry
 
 from viq_host.catalog.base import (
     _SHA_RE,
+    BULK_REBUILD_BELOW,
     PRODUCT_TYPE_RE,
     RETENTION_PROTECTED_PREFIXES,
     BulkLoad,
@@ -1101,6 +1102,13 @@ SELECTIVE_WINDOW = timedelta(days=366)
 SELECTIVE_AREA_DEG2 = 4.0
 """A bounding box up to this area (square degrees, about a 2° square: a few sites) is selective: its candidates
 come from the spatial index and are sorted, rather than the primary key being walked in id order."""
+
+
+def table_is_small(tx: Tx) -> bool:
+    """True when ``product`` holds fewer than :data:`BULK_REBUILD_BELOW` rows (a bulk load then drops and rebuilds
+    the secondary indexes: cheaper than maintaining them row by row)."""
+    found = tx.q("SELECT count(*) FROM (SELECT 1 FROM product LIMIT ?) s", (BULK_REBUILD_BELOW,))
+    return int(found[0][0]) < BULK_REBUILD_BELOW
 
 
 def _bounds_area(geom: BaseGeometry) -> float:

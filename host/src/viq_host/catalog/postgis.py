@@ -28,8 +28,8 @@ import psycopg2.pool
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from viq_host.catalog._sql import SqlCatalog, Tx, dumps, redact
-from viq_host.catalog.base import BULK_REBUILD_BELOW, BulkLoad, CatalogConflict, CatalogError, NewProduct, now_utc, utc
+from viq_host.catalog._sql import SqlCatalog, Tx, dumps, redact, table_is_small
+from viq_host.catalog.base import BulkLoad, CatalogConflict, CatalogError, NewProduct, now_utc, utc
 from viq_host.catalog.migrations import migrations, split_statements
 
 _MIGRATION_LOCK = 0x56495143  # "VIQC": advisory lock serialising concurrent migrators
@@ -538,9 +538,7 @@ class _PgBulkLoad:
         q("SET LOCAL synchronous_commit = off")
         q("SET LOCAL maintenance_work_mem = '512MB'")
         if rebuild is None:
-            rebuild = int(q("SELECT count(*) FROM (SELECT 1 FROM product LIMIT ?) s", (BULK_REBUILD_BELOW,))[0][0]) < (
-                BULK_REBUILD_BELOW
-            )
+            rebuild = table_is_small(self.tx)
         if not rebuild:
             return
         q("LOCK TABLE product, product_input IN ACCESS EXCLUSIVE MODE")

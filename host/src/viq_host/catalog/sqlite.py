@@ -21,8 +21,8 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from viq_host.catalog._sql import SqlCatalog, Tx, dumps
-from viq_host.catalog.base import BULK_REBUILD_BELOW, BulkLoad, CatalogConflict, CatalogError, NewProduct, now_utc, utc
+from viq_host.catalog._sql import SqlCatalog, Tx, dumps, table_is_small
+from viq_host.catalog.base import BulkLoad, CatalogConflict, CatalogError, NewProduct, now_utc, utc
 from viq_host.catalog.migrations import migrations, split_statements
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -201,8 +201,8 @@ class SqliteCatalog(SqlCatalog):
             p.site,
             self._enc_bands(p.bands),
             p.tdi,
-            self._enc_time(_utc(p.sensing_start)),
-            self._enc_time(_utc(p.sensing_stop)),
+            self._enc_time(utc(p.sensing_start)),
+            self._enc_time(utc(p.sensing_stop)),
             wkb,
             p.path,
             p.size,
@@ -352,9 +352,7 @@ class _SqliteBulkLoad:
             q(f"PRAGMA {name} = {int(value)}")
         self._next = int(q("SELECT coalesce(max(id), 0) FROM product")[0][0]) + 1
         if rebuild is None:
-            rebuild = int(q("SELECT count(*) FROM (SELECT 1 FROM product LIMIT ?)", (BULK_REBUILD_BELOW,))[0][0]) < (
-                BULK_REBUILD_BELOW
-            )
+            rebuild = table_is_small(self.tx)
         if not rebuild:
             return
         rows = q(
@@ -401,7 +399,3 @@ class _SqliteBulkLoad:
 
 
 _RTREE_INSERT = "INSERT INTO product_rtree (id, min_lon, max_lon, min_lat, max_lat) VALUES (?, ?, ?, ?, ?)"
-
-
-def _utc(dt: datetime | None) -> datetime | None:
-    return utc(dt)
