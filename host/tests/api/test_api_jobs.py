@@ -221,18 +221,6 @@ def test_running_job_is_cancelled_through_the_api(make_api: Any, tmp_path: Path)
     assert api.post(f"/api/jobs/{job_id}/retry", json={}).json()["state"] == "QUEUED"
 
 
-def _events(text: str) -> list[tuple[str, str]]:
-    """(event, data) of a text/event-stream body (comments and retry lines dropped)."""
-    out = []
-    for block in text.replace("\r\n", "\n").split("\n\n"):
-        lines = [ln for ln in block.split("\n") if ln and not ln.startswith(":")]
-        event = next((ln[6:].strip() for ln in lines if ln.startswith("event:")), "message")
-        data = "\n".join(ln[5:].lstrip() for ln in lines if ln.startswith("data:"))
-        if data:
-            out.append((event, data))
-    return out
-
-
 def test_plan_chooses_inputs_from_the_catalog_and_the_order_submits(api: Api, tmp_path: Path) -> None:
     """POST /api/jobs/plan (viewer): the port's LatestValidityClosest rule takes the catalogued image of the site
     nearest the window's middle, the returned job order names it and submits as is (operator); a window and site

@@ -37,6 +37,13 @@ def _time(name: str, value: str | None) -> datetime | None:
         raise InvalidQuery(f"--{name}: not an ISO-8601 time: {value!r} (e.g. 2020-03-01 or 2020-03-01T10:00Z)") from err
 
 
+def _states(values: list[str]) -> tuple[ProductState, ...]:
+    try:
+        return tuple(ProductState(s) for s in values)
+    except ValueError as err:
+        raise InvalidQuery(f"--state: {err}") from err
+
+
 def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
     if value is None:
         return None
@@ -77,10 +84,7 @@ def search(
     url: str | None = URL_OPTION,
 ) -> None:
     """Find products by type, site, band, sensing time, area, producer and lineage."""
-    try:
-        states = tuple(ProductState(s) for s in state)
-    except ValueError as err:
-        raise InvalidQuery(f"--state: {err}") from err
+    states = _states(state)
     query = ProductQuery(
         product_type=product_type,
         site=site,
@@ -267,10 +271,7 @@ def stats(
     url: str | None = URL_OPTION,
 ) -> None:
     """Storage used: products and bytes per product type, site and year (sensing year), with totals."""
-    try:
-        states = tuple(ProductState(s) for s in state)
-    except ValueError as err:
-        raise InvalidQuery(f"--state: {err}") from err
+    states = _states(state)
     q = ProductQuery(site=site, product_type=product_type, states=states).validated()
     cat = _open(url)
     try:
