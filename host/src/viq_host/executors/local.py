@@ -110,6 +110,7 @@ class LocalExecutor:
     _done: list[TaskOutcome] = field(default_factory=list, init=False)
     _finished: set[str] = field(default_factory=set, init=False)
     _adopted: dict[str, _Adopted] = field(default_factory=dict, init=False)
+    _dirs: dict[str, Path] = field(default_factory=dict, init=False)
 
     @property
     def max_parallel(self) -> int:
@@ -185,9 +186,15 @@ class LocalExecutor:
         self._adopted[attempt_id] = _Adopted(attempt_id, pid, work_dir, pidfd)
 
     def _work_dir_of(self, attempt_id: str) -> Path | None:
-        """``<work root>/<job>/<attempt>`` of an attempt (the job store's layout)."""
-        root = self.settings.work_dir
-        return next((d for d in root.glob(f"*/{attempt_id}") if d.is_dir()), None) if root.is_dir() else None
+        """``<work root>/<job>/<attempt>`` of an attempt (the job store's layout), looked up once per attempt:
+        a restart asks state(), then recover() or adopt(), for the same attempt."""
+        if attempt_id not in self._dirs:
+            root = self.settings.work_dir
+            found = next((d for d in root.glob(f"*/{attempt_id}") if d.is_dir()), None) if root.is_dir() else None
+            if found is None:
+                return None
+            self._dirs[attempt_id] = found
+        return self._dirs[attempt_id]
 
     def cancel(self, attempt_id: str, external_id: str) -> None:
         """Drop a queued task, or SIGTERM a running one (SIGKILL after the grace period)."""
