@@ -9,7 +9,7 @@ under ``HOME/orders/api/`` and queued; the runner thread of ``viq serve`` (or a 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path as FsPath
 from typing import Annotated, Any
 
@@ -107,9 +107,9 @@ def plan_job(caller: Viewer, body: PlanRequest) -> dict[str, Any]:
     from viq_host.jobs.select import select_inputs
 
     rt = caller.runtime
-    start, stop = (t if t.tzinfo else t.replace(tzinfo=UTC) for t in (body.start, body.stop))
     decl = rt.host.plugins.processors.get(body.processor, body.version).declaration
-    selection = select_inputs(rt.catalog, decl, start=start, stop=stop, site=body.site, band=body.band)
+    selection = select_inputs(rt.catalog, decl, start=body.start, stop=body.stop, site=body.site, band=body.band)
+    start, stop = selection.start, selection.stop  # in UTC (a time without a zone is read as UTC)
     order = build_job_order(decl, inputs=selection.inputs(), params=body.parameters, sensing=(start, stop),
                             site=body.site)
     return {
