@@ -101,10 +101,18 @@ def wait_for(
 
 
 def stop_daemon(proc: subprocess.Popen[bytes], log: Path) -> None:
-    """SIGTERM, then expect a clean exit (0) within 30 s."""
+    """SIGTERM, then expect a clean exit (0) within 30 s; else fail with every thread's stack and kill it."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
-    assert proc.wait(30) == 0, log.read_text()[-3000:]
+    try:
+        code = proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)  # the daemon dumps its threads' stacks into its log
+        time.sleep(2.0)
+        proc.kill()
+        proc.wait(30)
+        pytest.fail(f"the daemon did not stop within 30 s of SIGTERM:\n{log.read_text()[-12000:]}")
+    assert code == 0, log.read_text()[-3000:]
 
 
 def drop(order: Path, inbox: Path, name: str | None = None) -> Path:

@@ -207,6 +207,38 @@ def test_drmaa_then_rasterio_in_one_process(sge_available: str, tmp_path: Path) 
     assert done.returncode != -signal.SIGABRT
 
 
+def test_close_does_not_wait_for_a_stuck_drmaa_exit(sge_available: str, tmp_path: Path) -> None:
+    """A libdrmaa ``exit`` that does not return (seen after a qmaster restart) neither blocks close() beyond its
+    deadline nor the end of the process; the claim on the process's one session is kept, with a warning."""
+    code = (
+        "import logging, sys, threading\n"
+        "from pathlib import Path\n"
+        "from viq_host.config import Settings\n"
+        "from viq_host.executors.drmaa import DrmaaError, DrmaaExecutor\n"
+        "logging.basicConfig(level=logging.WARNING)\n"
+        "ex = DrmaaExecutor(Settings(home=Path(sys.argv[1])), exit_timeout=0.5)\n"
+        "real, stuck = ex._session, threading.Event()\n"
+        "class Stuck:\n"
+        "    def __getattr__(self, name): return getattr(real, name)\n"
+        "    def exit(self): stuck.wait()\n"
+        "ex._session = Stuck()\n"
+        "ex.close()\n"
+        "try:\n"
+        "    DrmaaExecutor(Settings(home=Path(sys.argv[1])))\n"
+        "except DrmaaError as err:\n"
+        "    print('refused:', err)\n"
+        "print('closed')\n"
+    )
+    env = {**os.environ, "DRMAA_LIBRARY_PATH": sge_available}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines()[-1] == "closed"
+    assert "one DRMAA session per process" in done.stdout
+    assert "drmaa exit did not return" in done.stderr
+
+
 def test_native_specification() -> None:
     """Resources map to -l h_rt always, cores/memory only with a configured resource, then queue and extras."""
     res = Resources(cores=4, memory_mb=2048, walltime=timedelta(hours=1, minutes=2, seconds=3.2))

@@ -21,9 +21,14 @@ def register(app: typer.Typer) -> None:
 
         Orders that do not validate go to HOME/rejected/ with a .reason file; finished ones to done/ or
         failed/. SIGTERM or SIGINT stops the intake; jobs on Grid Engine keep running and are adopted by the
-        next start.
+        next start. SIGUSR1 writes every thread's stack to stderr (for a daemon that seems stuck).
         """
+        import faulthandler
+        import signal
+
         from viq_host.daemon import Daemon
+
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
 
         cfg = settings()
         d = Daemon(cfg, poll_seconds=poll, max_running=max_running)

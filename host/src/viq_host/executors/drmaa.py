@@ -315,6 +315,8 @@ class DrmaaExecutor:
     misses the wake-up for a reply that has already been read: it then sleeps out commlib's 1-s wait (the
     "≈1 s qmaster stalls" of every DRMAA submitter, bare loops included). Any further reply for the session
     wakes it, so a stall costs about this long instead of a second."""
+    exit_timeout: float = 5.0
+    """Longest wait for libdrmaa's ``exit`` in :meth:`close` (see :meth:`_exit_session`)."""
     name: str = "drmaa"
     nudges: int = field(default=0, init=False)
     """How many nudges were sent (each one a ``runJob`` that would otherwise have waited up to 1 s)."""
@@ -501,11 +503,35 @@ class DrmaaExecutor:
                 with contextlib.suppress(self._drmaa.errors.DrmaaException):
                     self._session.deleteJobTemplate(self._template)
                 self._template = None
-        with contextlib.suppress(self._drmaa.errors.DrmaaException):
-            self._session.exit()
+        if not self._exit_session():
+            # libdrmaa is still inside drmaa_exit: keep the claim, a second session in this process must not start
+            _log.warning(
+                "drmaa exit did not return within %.0f s (connection to a restarted qmaster?); "
+                "the session is left to the end of the process; the jobs are unaffected",
+                self.exit_timeout,
+            )
+            return
         with _claim:
             if self in _open:
                 _open.remove(self)
+
+    def _exit_session(self) -> bool:
+        """``drmaa exit`` with a deadline; True if it returned.
+
+        After a qmaster restart libdrmaa 8.1.9's exit can wait out a commlib timeout of half a minute or more to
+        unregister an event client whose connection the old qmaster reset. Nothing depends on that goodbye (the
+        jobs live on in Grid Engine and the next process adopts them), so a host that is stopping does not wait.
+        """
+        errors = self._drmaa.errors
+
+        def leave() -> None:
+            with contextlib.suppress(errors.DrmaaException):
+                self._session.exit()
+
+        thread = threading.Thread(target=leave, name="drmaa-exit", daemon=True)
+        thread.start()
+        thread.join(self.exit_timeout)
+        return not thread.is_alive()
 
     def __enter__(self) -> DrmaaExecutor:
         return self
