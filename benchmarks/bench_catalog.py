@@ -199,10 +199,12 @@ class Floor:
 
 
 class PgFloor(Floor):
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
         import psycopg2
 
         self.conn = psycopg2.connect(url)
+        if not create:
+            return
         with self.conn, self.conn.cursor() as cur:
             cur.execute(
                 "CREATE TABLE floor (id bigint PRIMARY KEY, type text NOT NULL, site text, bands text[], "
@@ -582,6 +584,19 @@ def query_backend(
     return res
 
 
+def reused_ids(cat: PostgisCatalog) -> tuple[int, int | None] | None:
+    """(last acquisition product id, last GIPP id) of a catalog kept by an earlier ``--pg-db`` run; None if the
+    database holds no loaded catalog (and floor)."""
+    rows = cat._read(
+        "SELECT (SELECT max(id) FROM product WHERE product_type IN ('VSC_L1VALD', 'VSC_L2VALD')), "
+        "(SELECT max(id) FROM product WHERE product_type = 'GIP_PHGAIN'), to_regclass('floor') IS NOT NULL"
+    )
+    last, gipp, has_floor = rows[0]
+    if last is None or not has_floor:
+        return None
+    return int(last), None if gipp is None else int(gipp)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1_000_000, help="Number of products (default 1,000,000).")
@@ -593,6 +608,12 @@ def main() -> None:
         "--chunk", type=int, default=1_040_000, help="Products generated before each timed part of the load."
     )
     ap.add_argument("--workdir", type=Path, default=None, help="Where the SQLite files go (default: a temp dir).")
+    ap.add_argument(
+        "--pg-db",
+        default="",
+        help="PostGIS only: load into this database and keep it; when it already holds a loaded catalog, skip the "
+        "load and run the queries on it (for repeated query measurements; default: a throwaway database).",
+    )
     args = ap.parse_args()
     sites = load_sites()
     print(f"{len(sites)} sites, {args.n:,} products, machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
@@ -612,21 +633,32 @@ def main() -> None:
             )
             import psycopg2
 
-            name = f"viq_bench_{uuid.uuid4().hex[:8]}"
+            keep = bool(args.pg_db)
+            name = args.pg_db or f"viq_bench_{uuid.uuid4().hex[:8]}"
             admin = psycopg2.connect(url)
             admin.autocommit = True
             with admin.cursor() as cur:
-                cur.execute(f'CREATE DATABASE "{name}" TEMPLATE template1')
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+                exists = cur.fetchone() is not None
+                if not exists:
+                    cur.execute(f'CREATE DATABASE "{name}" TEMPLATE template1')
             db_url = url.rsplit("/", 1)[0] + "/" + name
             try:
                 cat = PostgisCatalog(db_url)
-                pg_floor = PgFloor(db_url)
-                run_backend("PostGIS", cat, pg_floor, args, sites)
+                loaded = reused_ids(cat) if exists else None
+                if loaded is None:
+                    pg_floor = PgFloor(db_url)
+                    run_backend("PostGIS", cat, pg_floor, args, sites)
+                else:
+                    print(f"== PostGIS: reusing the catalog in database {name} (no load)", flush=True)
+                    pg_floor = PgFloor(db_url, create=False)
+                    query_backend(cat, pg_floor, args, sites, {}, *loaded)
                 cat.close()
                 pg_floor.conn.close()
             finally:
-                with admin.cursor() as cur:
-                    cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                if not keep:
+                    with admin.cursor() as cur:
+                        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 admin.close()
         else:
             raise SystemExit(f"unknown backend {backend!r}")
