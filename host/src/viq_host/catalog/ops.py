@@ -126,6 +126,12 @@ def ingest_path(catalog: Catalog, path: Path, product_type: str | None, readers:
     detecting reader recognises the file as that type. A reader that detects types must agree with
     ``product_type`` (a VSC_RAWDAT header ingested as VSC_L1VALD is refused).
     """
+    return catalog.ingest(read_product(path, product_type, readers))
+
+
+def read_product(path: Path, product_type: str | None, readers: Any) -> NewProduct:
+    """What :func:`ingest_path` catalogues for ``path``: its metadata through the reader of ``product_type``
+    (detected when None), the path made absolute; nothing is checked against the catalog."""
     if product_type is not None and not PRODUCT_TYPE_RE.match(product_type):
         raise InvalidProduct(f"product_type {product_type!r}: expected a 10-character code like VSC_L1VALD")
     path = path.expanduser().absolute()
@@ -150,7 +156,7 @@ def ingest_path(catalog: Catalog, path: Path, product_type: str | None, readers:
             if declared is not None and declared != product_type:
                 raise InvalidProduct(f"{path}: the file is a {declared} product, not {product_type}")
     meta = _call(path, f"{product_type} reader", reader)
-    return catalog.ingest(product_from_metadata(path, product_type, meta))
+    return product_from_metadata(path, product_type, meta)
 
 
 def _walk(roots: Iterable[Path]) -> Iterable[Path]:

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
 from viq_host.catalog import Catalog, InvalidQuery, ProductQuery, ProductRecord, ProductState, open_catalog
 from viq_host.catalog.base import feature_collection, item_collection
-from viq_host.cli._common import out_console, settings
+from viq_host.cli._common import err_console, out_console, settings
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 app = typer.Typer(help="Search and maintain the product catalog.", no_args_is_help=True)
 
@@ -207,20 +212,66 @@ def ingest(
     product_type: str | None = typer.Option(
         None, "--type", help="Product type code; selects the product reader (default: detected from the file)."
     ),
+    bulk_above: int = typer.Option(
+        1_000,
+        "--bulk-above",
+        min=0,
+        help="More paths than this: read them all first, then load the new ones in one bulk import "
+        "(0: always; fewer new files than this are still catalogued one by one).",
+    ),
     url: str | None = URL_OPTION,
 ) -> None:
-    """Catalogue files through the product reader of their type (given or detected); idempotent."""
-    from viq_host.catalog.ops import ingest_path
+    """Catalogue files through the product reader of their type (given or detected); idempotent, in the order
+    given, stopping at the first bad file (the files before it stay catalogued).
+
+    Prints one line per path: product id, type, path. A file already catalogued at the same path with the same
+    sha256 is a no-op that prints the existing row; the same path with another sha256 is a conflict error naming
+    the file. The first file that cannot be catalogued (unreadable or invalid metadata, an invalid footprint, a
+    conflict, a missing file) ends the command with its error and exit code: the files before it are catalogued,
+    the files after it are not read.
+
+    With more paths than --bulk-above every file is read and hashed first (a progress bar on a terminal), then the
+    new files before the first bad one go in through one bulk import: one transaction, all of them or none (a
+    database failure leaves the catalog as it was). See docs/catalog-ingest.md.
+    """
+    from viq_host.catalog.batch_ingest import Ingested, ingest_files
     from viq_host.plugins import load_plugins
 
     readers = load_plugins().product_readers
+    counts = {True: 0, False: 0}
+
+    def emit(item: Ingested) -> None:
+        counts[item.new] += 1
+        typer.echo(f"{item.id}\t{item.product_type}\t{item.path}")
+
     cat = _open(url)
     try:
-        for path in paths:
-            rec = ingest_path(cat, path, product_type, readers)
-            typer.echo(f"{rec.id}\t{rec.product_type}\t{rec.path}")
+        with _progress(len(paths) > bulk_above) as progress:
+            ingest_files(cat, paths, product_type, readers, emit=emit, bulk_above=bulk_above, progress=progress)
     finally:
         cat.close()
+    if len(paths) > bulk_above:
+        err_console.print(f"{counts[True]} products added, {counts[False]} already in the catalog", highlight=False)
+
+
+@contextmanager
+def _progress(wanted: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A progress callback drawing rich bars on stderr, when ``wanted`` and stderr is a terminal."""
+    if not wanted or not err_console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    tasks: dict[str, TaskID] = {}
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err_console) as bars:
+
+        def update(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bars.add_task(phase, total=total)
+            bars.update(tasks[phase], completed=done, total=total)
+
+        yield update
 
 
 @app.command("verify")
@@ -323,8 +374,9 @@ def retention(
     cutoff = parse_age(older_than)
     cat = _open(url)
     try:
-        plan = cat.retention_plan(product_types, cutoff, age_of="sensing" if age_of == "sensing" else "created",
-                                  site=site)
+        plan = cat.retention_plan(
+            product_types, cutoff, age_of="sensing" if age_of == "sensing" else "created", site=site
+        )
         for rec, why in plan.protected:
             typer.echo(f"keep\t{rec.id}\t{rec.product_type}\t{rec.path}\t{why}")
         if not apply:
