@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg2
 import pytest
+import shapely
 
 from viq_host.catalog import (
     Catalog,
@@ -208,7 +209,7 @@ def test_v1_database_is_migrated_forward_with_data_kept(catalog_url: str, catalo
         old.close()
     cat = open_catalog(catalog_url, catalog_plugins)
     try:
-        assert cat.schema_version() == latest_version() == 5
+        assert cat.schema_version() == latest_version() >= 6
         rows = [cat.get(i) for i in (1, 2, 3)]
         assert [r.path for r in rows] == [
             "/archive/SUDOUE/L1_20190503.DBL",
@@ -245,6 +246,22 @@ def test_v1_database_is_migrated_forward_with_data_kept(catalog_url: str, catalo
             ]
             q = ProductQuery(site=rows[0].site, band=band, start=window[0], stop=window[1])
             assert [r.id for r in cat.search(q).items] == on_site, band
+        # the version-6 spatial index (footprint, type, sensing start) answers type + area (+ window) searches
+        for ptype in ("VSC_L1VALD", "IMQ_MTFMES"):
+            for box in ((1.55, 43.55, 1.6, 43.6), (1.1, 43.1, 1.3, 43.3), (5.0, 5.0, 6.0, 6.0)):
+                area = shapely.box(*box)
+                want = [
+                    r.id
+                    for r in rows
+                    if r.product_type == ptype
+                    and r.footprint_wkt is not None
+                    and shapely.from_wkt(r.footprint_wkt).intersects(area)
+                ]
+                assert [r.id for r in cat.search(ProductQuery(product_type=ptype, bbox=box)).items] == want
+                q = ProductQuery(product_type=ptype, bbox=box, start=window[0], stop=window[1])
+                assert [r.id for r in cat.search(q).items] == want
+                q = ProductQuery(product_type=ptype, bbox=box, start=window[1])
+                assert cat.search(q).items == []
         same_site = [r.product_type for r in rows if r.site == rows[0].site]
         assert cat.count_by("product_type", ProductQuery(site=rows[0].site)) == {
             t: same_site.count(t) for t in set(same_site)
