@@ -206,6 +206,12 @@ class SqlCatalog(abc.ABC):
     def _spatial_clause(self, geom: BaseGeometry) -> tuple[str, list[Any]]:
         """WHERE fragment: the footprint intersects ``geom`` exactly."""
 
+    def _area_clause(self, geom: BaseGeometry, query: ProductQuery, exact: bool) -> tuple[str, list[Any]]:
+        """WHERE fragment for the query area ``geom`` of ``query``. The default is :meth:`_spatial_clause`
+        (always exact); a backend may use the query's other filters in its spatial index, and with ``exact=False``
+        return a prefilter that keeps every intersecting footprint (the caller then tests the survivors)."""
+        return self._spatial_clause(geom)
+
     @abc.abstractmethod
     def _insert_product(self, tx: Tx, p: NewProduct, geom: BaseGeometry | None, created: datetime) -> int | None:
         """Insert one row unless an active row has its path (then None)."""
@@ -388,8 +394,9 @@ class SqlCatalog(abc.ABC):
         with self._tx() as tx:
             return self._active_at(tx, _norm_path(path))
 
-    def _where(self, query: ProductQuery) -> tuple[str, str, list[Any]]:
-        """(WITH prefix, WHERE conditions, params) for a validated query."""
+    def _where(self, query: ProductQuery, *, exact_spatial: bool = True) -> tuple[str, str, list[Any]]:
+        """(WITH prefix, WHERE conditions, params) for a validated query; with ``exact_spatial=False`` the backend
+        may leave the exact footprint/area intersection to the caller (see :meth:`_area_clause`)."""
         query.validated()
         conds: list[str] = []
         params: list[Any] = []
@@ -412,16 +419,15 @@ class SqlCatalog(abc.ABC):
             )
             cte_params += [query.inputs_of, depth]
             conds.append("p.id IN (SELECT id FROM up_walk)")
-        area: BaseGeometry | None = None
-        if query.bbox is not None:
-            area = shapely.box(*check_bbox(query.bbox))
-        if query.polygon_wkt is not None:
-            poly = parse_footprint(query.polygon_wkt)
-            area = poly if area is None else area.intersection(poly)
+        area = query_area(query)
         # a small area is found fastest from the spatial index: where the backend says so, the other filters are
         # written so that the planner does not drive the search from their (much larger) index ranges
-        spatial_first = (self.SMALL_AREA_DRIVES and area is not None and not area.is_empty
-                         and _bounds_area(area) <= SELECTIVE_AREA_DEG2)
+        spatial_first = (
+            self.SMALL_AREA_DRIVES
+            and area is not None
+            and not area.is_empty
+            and _bounds_area(area) <= SELECTIVE_AREA_DEG2
+        )
         col = "+p." if spatial_first else "p."
         for column in ("product_type", "site", "job_id", "attempt_id", "processor", "processor_version"):
             value = getattr(query, column)
@@ -442,7 +448,7 @@ class SqlCatalog(abc.ABC):
             if area.is_empty:
                 conds.append("1 = 0")
             else:
-                sql, ps = self._spatial_clause(area)
+                sql, ps = self._area_clause(area, query, exact_spatial)
                 conds.append(sql)
                 params += ps
         # state values are enum members, inlined as literals so the planners can use the state-led indexes
@@ -1109,6 +1115,18 @@ def table_is_small(tx: Tx) -> bool:
     the secondary indexes: cheaper than maintaining them row by row)."""
     found = tx.q("SELECT count(*) FROM (SELECT 1 FROM product LIMIT ?) s", (BULK_REBUILD_BELOW,))
     return int(found[0][0]) < BULK_REBUILD_BELOW
+
+
+def query_area(query: ProductQuery) -> BaseGeometry | None:
+    """The area a query's footprints must intersect: its bbox, its polygon, or their intersection (None: no
+    spatial filter; an empty geometry: nothing can match)."""
+    area: BaseGeometry | None = None
+    if query.bbox is not None:
+        area = shapely.box(*check_bbox(query.bbox))
+    if query.polygon_wkt is not None:
+        poly = parse_footprint(query.polygon_wkt)
+        area = poly if area is None else area.intersection(poly)
+    return area
 
 
 def _bounds_area(geom: BaseGeometry) -> float:

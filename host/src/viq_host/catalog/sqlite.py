@@ -1,8 +1,12 @@
-"""Embedded catalog backend: SQLite (WAL) with an R*Tree on footprint bounding boxes.
+"""Embedded catalog backend: SQLite (WAL) with an R*Tree on footprint bounding boxes, product type and sensing day.
 
-Spatial queries prefilter on the R*Tree, then test the exact intersection with shapely inside SQL (a
-registered function), so paging and counting stay in the database. Writers take ``BEGIN IMMEDIATE``, which
-serialises them across threads and processes (two processes ingesting the same file make one row).
+Spatial queries preselect on the R*Tree (``product_box``: the footprint's bounding box, a code of the product type
+and the sensing day, so a type and a time window narrow the spatial search itself), then the exact tests: a search
+reads the ids and footprints of the candidates that pass the SQL filters, tests them against the area in one
+vectorised shapely call, and reads the full rows of the page's survivors only (both steps in one read
+transaction); counts and usage test the intersection inside SQL (a registered function). Writers take
+``BEGIN IMMEDIATE``, which serialises them across threads and processes (two processes ingesting the same file make
+one row).
 """
 
 from __future__ import annotations
@@ -10,10 +14,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +26,27 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from viq_host.catalog._sql import SqlCatalog, Tx, dumps, table_is_small
-from viq_host.catalog.base import BulkLoad, CatalogConflict, CatalogError, NewProduct, now_utc, utc
+from viq_host.catalog._sql import SqlCatalog, Tx, _selective, dumps, query_area, table_is_small
+from viq_host.catalog.base import (
+    BulkLoad,
+    CatalogConflict,
+    CatalogError,
+    NewProduct,
+    Page,
+    ProductQuery,
+    now_utc,
+    utc,
+)
 from viq_host.catalog.migrations import migrations, split_statements
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US_PER_DAY = 86_400_000_000.0
+_NO_DAY = (-1.0, 0.0)
+"""R*Tree day range of a product without sensing start (any value would do: a time filter excludes it in SQL)."""
+_KIND_HALF = 0.25
+"""Half-width of a product type's code range in the R*Tree (a box of zero extent would make its volume 0)."""
+_EXACT_CHUNK = 2048
+"""Candidates read and tested per step of a spatial search."""
 
 
 def sqlite_path(url: str) -> str:
@@ -51,6 +72,32 @@ def _intersects(footprint: bytes | None, area: bytes) -> int:
     return int(_prepared(area).intersects(shapely.from_wkb(footprint)))
 
 
+@lru_cache(maxsize=1024)
+def _bands(value: str | None) -> tuple[str, ...]:
+    """``",B1,B2,"`` → ``("B1", "B2")``; the few distinct band lists of a catalog are split once."""
+    return tuple(b for b in str(value or "").split(",") if b)
+
+
+@lru_cache(maxsize=4096)
+def type_code(product_type: str) -> float:
+    """The R*Tree code of a product type: 20 bits of its name's CRC-32 (stable across processes and versions,
+    exact in the R*Tree's 32-bit floats). Two types may share a code; the query's exact type test separates them."""
+    return float(zlib.crc32(product_type.encode("utf-8")) & 0xFFFFF)
+
+
+def _days(us: int | None) -> tuple[float, float]:
+    """R*Tree day range of a sensing start in microseconds since 1970: [day, day + 1]."""
+    if us is None:
+        return _NO_DAY
+    day = us / _US_PER_DAY
+    return day, day + 1.0
+
+
+def _box_row(pid: int, bounds: Sequence[float], kind: float, days: tuple[float, float]) -> tuple[Any, ...]:
+    x0, y0, x1, y1 = bounds
+    return (pid, x0, x1, y0, y1, kind - _KIND_HALF, kind + _KIND_HALF, days[0], days[1])
+
+
 class SqliteCatalog(SqlCatalog):
     """The catalog in one SQLite file."""
 
@@ -74,6 +121,7 @@ class SqliteCatalog(SqlCatalog):
         self._conn.execute("PRAGMA foreign_keys = ON")
         self._conn.execute("PRAGMA cache_size = -65536")
         self._conn.create_function("viq_intersects", 2, _intersects, deterministic=True)
+        self._conn.create_function("viq_type_code", 1, type_code, deterministic=True)  # used by migration 7
         self._conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
             "applied TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')), "
@@ -160,7 +208,7 @@ class SqliteCatalog(SqlCatalog):
         return ("," + ",".join(bands) + ",") if bands else ""
 
     def _dec_bands(self, value: Any) -> tuple[str, ...]:
-        return tuple(b for b in str(value or "").split(",") if b)
+        return _bands(value)
 
     def _enc_json(self, value: Any) -> Any:
         return dumps(value)
@@ -184,12 +232,69 @@ class SqliteCatalog(SqlCatalog):
         return "instr(p.bands, ?) > 0", ["," + band + ","]
 
     def _spatial_clause(self, geom: BaseGeometry) -> tuple[str, list[Any]]:
+        return self._area_clause(geom, ProductQuery(), True)
+
+    def _area_clause(self, geom: BaseGeometry, query: ProductQuery, exact: bool) -> tuple[str, list[Any]]:
+        """The R*Tree preselection on the area's bounding box, the query's product type and its sensing window
+        (each bound only where the query has it), then the exact intersection unless ``exact`` is False."""
         x0, y0, x1, y1 = geom.bounds
-        return (
-            "p.id IN (SELECT id FROM product_rtree WHERE max_lon >= ? AND min_lon <= ? AND max_lat >= ? "
-            "AND min_lat <= ?) AND viq_intersects(p.footprint, ?)",
-            [x0, x1, y0, y1, shapely.to_wkb(geom)],
-        )
+        box = ["max_lon >= ?", "min_lon <= ?", "max_lat >= ?", "min_lat <= ?"]
+        params: list[Any] = [x0, x1, y0, y1]
+        if query.product_type is not None:
+            box += ["max_kind >= ?", "min_kind <= ?"]
+            kind = type_code(query.product_type)
+            params += [kind, kind]
+        # sensing_start >= start implies max_day >= start's day; sensing_start < stop implies min_day <= stop's day
+        start, stop = self._enc_time(utc(query.start)), self._enc_time(utc(query.stop))
+        if start is not None:
+            box.append("max_day >= ?")
+            params.append(start / _US_PER_DAY)
+        if stop is not None:
+            box.append("min_day <= ?")
+            params.append(stop / _US_PER_DAY)
+        sql = "p.id IN (SELECT id FROM product_box WHERE " + " AND ".join(box) + ")"
+        if exact:
+            sql += " AND viq_intersects(p.footprint, ?)"
+            params.append(shapely.to_wkb(geom))
+        return sql, params
+
+    # ------------------------------------------------------------------ search
+
+    def search(self, query: ProductQuery) -> Page:
+        """See :meth:`SqlCatalog.search`. A spatial search reads (id, footprint) of the candidates in page order,
+        tests them against the area in vectorised chunks until the page (and one more) is found, then reads the full
+        rows of the page; one read transaction, so both steps see the same snapshot."""
+        prefix, where, params = self._where(query, exact_spatial=False)
+        area = query_area(query)
+        if area is None or area.is_empty:
+            return super().search(query)
+        if query.after is not None:
+            where += " AND p.id > ?"
+            params.append(query.after)
+        order = "p.id + 0" if _selective(query) else "p.id"
+        want = query.limit + 1
+        shapely.prepare(area)
+        found: list[int] = []
+        with self._tx() as tx:
+            cur = tx.cur
+            assert isinstance(cur, sqlite3.Cursor)
+            cur.execute(f"{prefix}SELECT p.id, p.footprint FROM product p WHERE {where} ORDER BY {order}", params)
+            while len(found) < want:
+                chunk = cur.fetchmany(_EXACT_CHUNK)
+                if not chunk:
+                    break
+                ids = np.fromiter((r[0] for r in chunk), dtype=np.int64, count=len(chunk))
+                geoms = shapely.from_wkb(np.array([r[1] for r in chunk], dtype=object))
+                found += ids[shapely.intersects(area, geoms)].tolist()
+            page = found[: query.limit]
+            rows = tx.q(self._page_sql, (json.dumps(page),)) if page else []
+        items = self._records(rows)
+        return Page(items=items, next_after=items[-1].id if len(found) > query.limit else None)
+
+    @cached_property
+    def _page_sql(self) -> str:
+        """The full rows of the ids in a JSON array (any number of them, one parameter), in id order."""
+        return f"SELECT {self._select()} FROM product p WHERE p.id IN (SELECT value FROM json_each(?)) ORDER BY p.id"
 
     # ------------------------------------------------------------------ inserts
 
@@ -233,11 +338,8 @@ class SqliteCatalog(SqlCatalog):
             return None
         new_id = int(rows[0][0])
         if geom is not None:
-            x0, y0, x1, y1 = geom.bounds
-            tx.q(
-                "INSERT INTO product_rtree (id, min_lon, max_lon, min_lat, max_lat) VALUES (?, ?, ?, ?, ?)",
-                (new_id, x0, x1, y0, y1),
-            )
+            start = self._enc_time(utc(p.sensing_start))
+            tx.q(_RTREE_INSERT, _box_row(new_id, geom.bounds, type_code(p.product_type), _days(start)))
         return new_id
 
     def _reserve_ids(self, tx: Tx, n: int) -> list[int]:
@@ -310,11 +412,11 @@ class SqliteCatalog(SqlCatalog):
             )
             for pid, p, g in zip(ids, products, geoms, strict=True)
         ]
-        boxes = []
-        for pid, g in zip(ids, geoms, strict=True):
-            if g is not None:
-                x0, y0, x1, y1 = box_of[id(g)]
-                boxes.append((pid, x0, x1, y0, y1))
+        boxes = [
+            _box_row(row[0], box_of[id(g)], type_code(row[1]), _days(row[6]))
+            for row, g in zip(rows, geoms, strict=True)
+            if g is not None
+        ]
         return rows, boxes
 
     # ------------------------------------------------------------------ bulk load
@@ -398,4 +500,7 @@ class _SqliteBulkLoad:
             self.cat._conn.execute(f"PRAGMA {name} = {int(value)}")
 
 
-_RTREE_INSERT = "INSERT INTO product_rtree (id, min_lon, max_lon, min_lat, max_lat) VALUES (?, ?, ?, ?, ?)"
+_RTREE_INSERT = (
+    "INSERT INTO product_box (id, min_lon, max_lon, min_lat, max_lat, min_kind, max_kind, min_day, max_day) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
