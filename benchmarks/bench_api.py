@@ -2,7 +2,7 @@
 
     OMP_NUM_THREADS=1 uv run python benchmarks/bench_api.py [--n 100000] [--clients 50] [--requests 40]
         [--backends sqlite,postgis] [--pg-url postgresql://viq:viq@127.0.0.1:55432/viq] [--n 1000000]
-        [--workers 1,2] [--fields full,lite]
+        [--workers 1,2] [--fields full,lite] [--client async,threads]
 
 For each backend: a fresh installation whose catalog holds ``--n`` products (120 sites, 6 types, 12 bands, 7
 years, footprints jittered around each site), loaded with ``add_products``; for each ``--workers`` count,
@@ -10,6 +10,9 @@ years, footprints jittered around each site), loaded with ``add_products``; for 
 threads, each with its own keep-alive connection and the same viewer token, sending ``--requests`` searches
 each, once per ``--fields`` mode (``full``: every property; ``lite``: what the map asks for): a random mix of
 type + site + 60-day window, type + bbox around a site, and band + type + 90-day window (``limit=50``, GeoJSON).
+The clients are either one asyncio thread holding all the connections (``async``, the default: the load generator
+shares the machine's cores with the server, so it should take little of them) or one ``http.client`` thread
+each (``threads``); the CPU the load generator used during the run is reported (in cores) beside the latencies.
 
 Baseline, in the same run on the same database: the same query mix called directly on the catalog object
 (``Catalog.search``, no HTTP, no JSON) from the same number of threads, throttled to 8 calls in flight as in
@@ -147,12 +150,67 @@ def load(clients: int, requests: int, call: Callable[[int, dict[str, Any]], int]
     for t in threads:
         t.start()
     barrier.wait()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for t in threads:
         t.join()
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {"p50": pct(latencies, 50), "p95": pct(latencies, 95), "rps": len(latencies) / wall,
-            "mean_matches": statistics.fmean(matched)}
+            "mean_matches": statistics.fmean(matched), "client_cpu": cpu / wall}
+
+
+async def _async_load(port: int, path_of: Callable[[dict[str, Any]], str], headers: dict[str, str], clients: int,
+                      requests: int) -> tuple[list[float], list[int]]:
+    """``clients`` keep-alive connections on one event loop, each sending ``requests`` GETs one after another."""
+    import asyncio
+
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    latencies: list[float] = []
+    matched: list[int] = []
+    start = asyncio.Event()
+
+    async def client(k: int) -> None:
+        mix = query_mix(1000 + k)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        await start.wait()
+        try:
+            for _ in range(requests):
+                request = f"GET {path_of(next(mix))} HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}\r\n".encode()
+                t = time.perf_counter()
+                writer.write(request)
+                status = await reader.readline()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                body = await reader.readexactly(length)
+                latencies.append(time.perf_counter() - t)
+                if not status.startswith(b"HTTP/1.1 200"):
+                    raise RuntimeError(f"{status!r}: {body[:200]!r}")
+                matched.append(len(json.loads(body)["features"]))
+        finally:
+            writer.close()
+
+    async def main() -> None:
+        tasks = [asyncio.create_task(client(k)) for k in range(clients)]
+        await asyncio.sleep(0.2)  # every connection open before the clock starts
+        start.set()
+        await asyncio.gather(*tasks)
+
+    await main()
+    return latencies, matched
+
+
+def load_async(port: int, path_of: Callable[[dict[str, Any]], str], headers: dict[str, str], clients: int,
+               requests: int) -> dict[str, float]:
+    """As :func:`load`, with a light load generator: one thread, asyncio streams, HTTP/1.1 keep-alive."""
+    import asyncio
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    latencies, matched = asyncio.run(_async_load(port, path_of, headers, clients, requests))
+    wall, cpu = time.perf_counter() - t0 - 0.2, time.process_time() - c0
+    return {"p50": pct(latencies, 50), "p95": pct(latencies, 95), "rps": len(latencies) / wall,
+            "mean_matches": statistics.fmean(matched), "client_cpu": cpu / wall}
 
 
 def free_port() -> int:
@@ -239,8 +297,19 @@ def api_load(name: str, home: Path, url: str, token: str, workers: int,
     try:
         load(min(args.clients, 10), 5, call)  # warm-up: connections, caches, token cache
         for fields in args.fields:
-            out[fields] = load(args.clients, args.requests, functools.partial(call, fields=fields))
-            print(f"[{name}] workers={workers} fields={fields}: {out[fields]}", flush=True)
+            for client in args.client:
+                if client == "threads":
+                    numbers = load(args.clients, args.requests, functools.partial(call, fields=fields))
+                else:
+                    numbers = load_async(
+                        port,
+                        lambda p, f=fields: "/api/products?" + urlencode({**p, "fields": f}),
+                        headers,
+                        args.clients,
+                        args.requests,
+                    )
+                out[f"{fields}/{client}"] = numbers
+                print(f"[{name}] workers={workers} fields={fields} client={client}: {numbers}", flush=True)
     finally:
         for c in conns.values():
             c.close()
@@ -258,9 +327,14 @@ def main() -> None:
     ap.add_argument("--pg-url", default=os.environ.get("VIQ_TEST_POSTGIS_URL", ""))
     ap.add_argument("--workers", default="1,2", help="viq serve --workers counts to run (default 1,2).")
     ap.add_argument("--fields", default="full,lite", help="Search modes (default full,lite).")
+    ap.add_argument("--client", default="async,threads",
+                    help="Load generators, in this order (default async,threads): 'async' = one thread of asyncio "
+                         "streams (little CPU taken from the server on a small machine), 'threads' = one "
+                         "http.client thread per client (the earlier generator).")
     args = ap.parse_args()
     args.workers = [int(w) for w in args.workers.split(",")]
     args.fields = args.fields.split(",")
+    args.client = args.client.split(",")
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         for backend in args.backends.split(","):
@@ -288,16 +362,16 @@ def main() -> None:
     print()
     print(f"{args.clients} clients x {args.requests} searches (limit 50), loopback; load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end")
-    print("| backend | products | workers | fields | API p50 ms | API p95 ms | API req/s | direct p50 ms "
-          "| direct p95 ms | direct req/s | p95 API/direct | mean matches |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| backend | products | workers | fields | client | API p50 ms | API p95 ms | API req/s | client CPU (cores) "
+          "| direct p50 ms | direct p95 ms | direct req/s | p95 API/direct | mean matches |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         d = r["direct"]
         for key, a in r["api"].items():
-            workers, fields = key.split("/")
-            print(f"| {r['backend']} | {r['n']:,} | {workers} | {fields} | {a['p50']:.1f} | {a['p95']:.1f} | "
-                  f"{a['rps']:.0f} | {d['p50']:.1f} | {d['p95']:.1f} | {d['rps']:.0f} | {a['p95'] / d['p95']:.1f}x | "
-                  f"{a['mean_matches']:.1f} |")
+            workers, fields, client = key.split("/")
+            print(f"| {r['backend']} | {r['n']:,} | {workers} | {fields} | {client} | {a['p50']:.1f} | "
+                  f"{a['p95']:.1f} | {a['rps']:.0f} | {a['client_cpu']:.2f} | {d['p50']:.1f} | {d['p95']:.1f} | "
+                  f"{d['rps']:.0f} | {a['p95'] / d['p95']:.1f}x | {a['mean_matches']:.1f} |")
 
 
 if __name__ == "__main__":
