@@ -112,11 +112,18 @@ def test_sensing_window_edges_are_exact_in_spatial_searches(catalog: Catalog) ->
     assert checked > 100
 
 
-def test_polygon_search_pages_through_rejected_candidates(catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("way_in", ["r-tree", "planner"])
+def test_polygon_search_pages_through_rejected_candidates(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch, way_in: str
+) -> None:
     """A triangle whose bounding box holds many footprints that miss it: every page has ``limit`` products that
-    intersect it (found through candidate chunks that are mostly rejected on SQLite), pages follow each other
-    without gap or repeat, and their union is the brute-force answer; ``count`` agrees."""
+    intersect it (found on SQLite through small candidate chunks, mostly rejected, read in id order from the R*Tree's
+    ids or from the statement the planner drives), pages follow each other without gap or repeat, and their union is
+    the brute-force answer; ``count`` agrees."""
     monkeypatch.setattr(sqlite_backend, "_EXACT_CHUNK", 5)
+    monkeypatch.setattr(sqlite_backend, "_FIRST_CHUNK", 3)
+    if way_in == "planner":
+        monkeypatch.setattr(sqlite_backend, "_BOX_DRIVES_BELOW", 0)
     products = []
     for i in range(12):
         for j in range(12):

@@ -26,7 +26,7 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from viq_host.catalog._sql import SqlCatalog, Tx, _selective, dumps, query_area, table_is_small
+from viq_host.catalog._sql import SqlCatalog, Tx, _replace, _selective, dumps, query_area, table_is_small
 from viq_host.catalog.base import (
     BulkLoad,
     CatalogConflict,
@@ -47,6 +47,11 @@ _KIND_HALF = 0.25
 """Half-width of a product type's code range in the R*Tree (a box of zero extent would make its volume 0)."""
 _EXACT_CHUNK = 2048
 """Candidates read and tested per step of a spatial search."""
+_FIRST_CHUNK = 64
+"""Fewest candidate ids whose rows are read in the first step of an R*Tree-driven search (then twice as many)."""
+_BOX_DRIVES_BELOW = 20_000
+"""A spatial search whose R*Tree preselection returns at most this many ids reads their rows in id order, a chunk at
+a time (see :meth:`SqliteCatalog.search`); with more, the planner chooses."""
 
 
 def sqlite_path(url: str) -> str:
@@ -83,6 +88,29 @@ def type_code(product_type: str) -> float:
     """The R*Tree code of a product type: 20 bits of its name's CRC-32 (stable across processes and versions,
     exact in the R*Tree's 32-bit floats). Two types may share a code; the query's exact type test separates them."""
     return float(zlib.crc32(product_type.encode("utf-8")) & 0xFFFFF)
+
+
+def _hits(area: BaseGeometry, rows: Sequence[Sequence[Any]]) -> list[int]:
+    """Ids of the (id, footprint WKB) rows whose footprint intersects the (prepared) area, in the rows' order."""
+    if not rows:
+        return []
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    geoms = shapely.from_wkb(np.array([r[1] for r in rows], dtype=object))
+    return [int(i) for i in ids[shapely.intersects(area, geoms)]]
+
+
+def _box_holds_filters(query: ProductQuery) -> bool:
+    """True when the R*Tree holds every filter of ``query`` that an index could narrow (area, type, window): no
+    site, producing job/attempt/processor or lineage walk, whose indexes may find fewer rows."""
+    return (
+        query.site is None
+        and query.job_id is None
+        and query.attempt_id is None
+        and query.processor is None
+        and query.processor_version is None
+        and query.derived_from is None
+        and query.inputs_of is None
+    )
 
 
 def _days(us: int | None) -> tuple[float, float]:
@@ -237,6 +265,15 @@ class SqliteCatalog(SqlCatalog):
     def _area_clause(self, geom: BaseGeometry, query: ProductQuery, exact: bool) -> tuple[str, list[Any]]:
         """The R*Tree preselection on the area's bounding box, the query's product type and its sensing window
         (each bound only where the query has it), then the exact intersection unless ``exact`` is False."""
+        box, params = self._box_terms(geom, query)
+        sql = f"p.id IN (SELECT id FROM product_box WHERE {box})"
+        if exact:
+            sql += " AND viq_intersects(p.footprint, ?)"
+            params.append(shapely.to_wkb(geom))
+        return sql, params
+
+    def _box_terms(self, geom: BaseGeometry, query: ProductQuery) -> tuple[str, list[Any]]:
+        """R*Tree constraints (``product_box``) implied by the area, product type and sensing window of a query."""
         x0, y0, x1, y1 = geom.bounds
         box = ["max_lon >= ?", "min_lon <= ?", "max_lat >= ?", "min_lat <= ?"]
         params: list[Any] = [x0, x1, y0, y1]
@@ -252,44 +289,74 @@ class SqliteCatalog(SqlCatalog):
         if stop is not None:
             box.append("min_day <= ?")
             params.append(stop / _US_PER_DAY)
-        sql = "p.id IN (SELECT id FROM product_box WHERE " + " AND ".join(box) + ")"
-        if exact:
-            sql += " AND viq_intersects(p.footprint, ?)"
-            params.append(shapely.to_wkb(geom))
-        return sql, params
+        return " AND ".join(box), params
 
     # ------------------------------------------------------------------ search
 
     def search(self, query: ProductQuery) -> Page:
-        """See :meth:`SqlCatalog.search`. A spatial search reads (id, footprint) of the candidates in page order,
-        tests them against the area in vectorised chunks until the page (and one more) is found, then reads the full
-        rows of the page; one read transaction, so both steps see the same snapshot."""
+        """See :meth:`SqlCatalog.search`. A spatial search finds the ids of its page (and one more) first, testing
+        the footprints of its candidates against the area in vectorised chunks, then reads the full rows of the page;
+        one read transaction, so both steps see the same snapshot.
+
+        The candidates come from the R*Tree, in id order, when it holds every filter of the query that an index
+        could narrow (area, type, window) and returns at most :data:`_BOX_DRIVES_BELOW` ids: their rows are then
+        read a chunk at a time, only until the page is full. Otherwise the planner picks the way in (a site,
+        a job, a lineage walk may be narrower than the area) and returns the candidates in id order."""
         prefix, where, params = self._where(query, exact_spatial=False)
         area = query_area(query)
         if area is None or area.is_empty:
             return super().search(query)
-        if query.after is not None:
-            where += " AND p.id > ?"
-            params.append(query.after)
-        order = "p.id + 0" if _selective(query) else "p.id"
         want = query.limit + 1
         shapely.prepare(area)
-        found: list[int] = []
         with self._tx() as tx:
-            cur = tx.cur
-            assert isinstance(cur, sqlite3.Cursor)
-            cur.execute(f"{prefix}SELECT p.id, p.footprint FROM product p WHERE {where} ORDER BY {order}", params)
-            while len(found) < want:
-                chunk = cur.fetchmany(_EXACT_CHUNK)
-                if not chunk:
-                    break
-                ids = np.fromiter((r[0] for r in chunk), dtype=np.int64, count=len(chunk))
-                geoms = shapely.from_wkb(np.array([r[1] for r in chunk], dtype=object))
-                found += ids[shapely.intersects(area, geoms)].tolist()
+            found = self._from_boxes(tx, query, area, want) if _box_holds_filters(query) else None
+            if found is None:
+                found = self._from_planner(tx, query, area, want, prefix, where, params)
             page = found[: query.limit]
             rows = tx.q(self._page_sql, (json.dumps(page),)) if page else []
         items = self._records(rows)
         return Page(items=items, next_after=items[-1].id if len(found) > query.limit else None)
+
+    def _from_boxes(self, tx: Tx, query: ProductQuery, area: BaseGeometry, want: int) -> list[int] | None:
+        """Up to ``want`` matching ids, in order, driven by the R*Tree's ids; None when it returns too many."""
+        box, params = self._box_terms(area, query)
+        if query.after is not None:
+            box += " AND id > ?"
+            params.append(query.after)
+        found = tx.q(f"SELECT id FROM product_box WHERE {box} LIMIT ?", [*params, _BOX_DRIVES_BELOW + 1])
+        if len(found) > _BOX_DRIVES_BELOW:
+            return None
+        cands = sorted(r[0] for r in found)
+        _, where, params = self._where(_replace(query, bbox=None, polygon_wkt=None, after=None))
+        # the chunk's ids drive (CROSS JOIN keeps json_each outside): no index of the other filters can be better
+        sql = f"SELECT p.id, p.footprint FROM json_each(?) AS j CROSS JOIN product p ON p.id = j.value WHERE {where}"
+        out: list[int] = []
+        i, step = 0, max(_FIRST_CHUNK, 2 * want)
+        while i < len(cands) and len(out) < want:
+            chunk = cands[i : i + step]
+            i += step
+            step *= 2
+            out += sorted(_hits(area, tx.q(sql, [json.dumps(chunk), *params])))
+        return out[:want]
+
+    def _from_planner(
+        self, tx: Tx, query: ProductQuery, area: BaseGeometry, want: int, prefix: str, where: str, params: list[Any]
+    ) -> list[int]:
+        """Up to ``want`` matching ids, in order, from one statement whose way in the planner chooses."""
+        if query.after is not None:
+            where += " AND p.id > ?"
+            params = [*params, query.after]
+        order = "p.id + 0" if _selective(query) else "p.id"
+        cur = tx.cur
+        assert isinstance(cur, sqlite3.Cursor)
+        cur.execute(f"{prefix}SELECT p.id, p.footprint FROM product p WHERE {where} ORDER BY {order}", params)
+        out: list[int] = []
+        while len(out) < want:
+            chunk = cur.fetchmany(_EXACT_CHUNK)
+            if not chunk:
+                break
+            out += _hits(area, chunk)
+        return out[:want]
 
     @cached_property
     def _page_sql(self) -> str:
