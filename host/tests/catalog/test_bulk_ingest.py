@@ -20,6 +20,7 @@ from viq_host.catalog import (
     CatalogConflict,
     CatalogError,
     InvalidProduct,
+    NewProduct,
     ProductQuery,
     ProductRecord,
     ProductState,
@@ -254,6 +255,7 @@ def test_a_failure_mid_load_leaves_nothing(
     assert catalog.count(ProductQuery(states=ALL_STATES)) == 60
 
 
+@pytest.mark.parametrize("rows_before", [0, 80])
 @pytest.mark.parametrize("same_content", [True, False])
 def test_concurrent_writer_between_reading_and_loading(
     catalog: Catalog,
@@ -262,12 +264,20 @@ def test_concurrent_writer_between_reading_and_loading(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     same_content: bool,
+    rows_before: int,
 ) -> None:
     """Another process catalogues one of the paths after the files were read: the import is rolled back and the
-    files go in one by one — the same content is that process's row, other content a conflict naming the file."""
+    files go in one by one — the same content is that process's row, other content a conflict naming the file.
+    On an empty table the import rebuilds the indexes (the conflict shows at the end), on a larger one it keeps
+    them (the conflict shows at the insert)."""
+    if rows_before:
+        catalog.add_products(
+            [NewProduct("VSC_L1VALD", f"/elsewhere/{k}", size=1, sha256=f"{k:064x}") for k in range(rows_before)]
+        )
     files = _products(tmp_path / "data", range(50))
     real = catalog.bulk_load
     racer: list[int] = []
+    rebuilt: list[bool | None] = []
 
     @contextmanager
     def raced_load(**options: Any) -> Iterator[Any]:
@@ -278,6 +288,7 @@ def test_concurrent_writer_between_reading_and_loading(
             racer.append(other.ingest(ingest_product(files[30], plugins)).id)
         finally:
             other.close()
+        rebuilt.append(options.get("rebuild_indexes"))
         with real(**options) as loader:
             yield loader
 
@@ -287,13 +298,14 @@ def test_concurrent_writer_between_reading_and_loading(
         assert [d.path for d in done] == [str(f) for f in files]
         assert done[30].id == racer[0]
         assert len({d.id for d in done}) == 50
-        assert catalog.count(ProductQuery(states=ALL_STATES)) == 50
+        assert catalog.count(ProductQuery(states=ALL_STATES)) == rows_before + 50
     else:
         with pytest.raises(CatalogConflict) as err:
             ingest_files(catalog, files, "VSC_L1VALD", plugins.product_readers, bulk_above=10)
         assert str(files[30]) in str(err.value)
-        assert catalog.count(ProductQuery(states=ALL_STATES)) == 31  # 30 before it, and the racer's row
+        assert catalog.count(ProductQuery(states=ALL_STATES)) == rows_before + 31  # 30 before it, the racer's row
         assert catalog.find_by_path(files[31]) is None
+    assert rebuilt == [rows_before == 0]
 
 
 def ingest_product(path: Path, plugins: Plugins) -> Any:
