@@ -14,6 +14,7 @@ from rich.table import Table
 from viq_host.cli._common import out_console, settings
 from viq_host.gipp import GippStatus, GippStore, GippStoreError, open_gipp_store
 from viq_host.gipp.diff import diff_gipps, plot_array_diff
+from viq_host.gipp.icd_export import export_icd
 from viq_host.plugins import Plugins
 
 app = typer.Typer(help="GIPP store: versions, validity, promotion workflow, audit.", no_args_is_help=True)
@@ -139,11 +140,43 @@ def import_(
 @app.command("export")
 def export(
     gipp_id: Annotated[int, typer.Argument(help="GIPP id.")],
-    out: Annotated[Path, typer.Option("--out", help="Output directory.")],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Output directory (required without --icd; default with --icd: the current directory)."
+        ),
+    ] = None,
+    icd: Annotated[
+        bool,
+        typer.Option(
+            "--icd",
+            help="Write the VENµS ICD file (layout, naming and values of the public ICD schema, validated against "
+            "it) instead of VIQ's own; refused (exit code 135) when the GIPP holds what the ICD cannot express.",
+        ),
+    ] = False,
+    icd_schemas: Annotated[
+        Path | None,
+        typer.Option(
+            "--icd-schemas",
+            help="With --icd: the venus-icd-schemas directory (default $VIQ_ICD_SCHEMAS, else "
+            "../shared/reference/venus-icd-schemas beside the workspace).",
+        ),
+    ] = None,
 ) -> None:
-    """Write the GIPP as an Earth Explorer .EEF file."""
+    """Write the GIPP as an Earth Explorer .EEF file (VIQ's schemas/gipp layout, or with --icd the ICD's)."""
+    if not icd:
+        if out is None:
+            raise typer.BadParameter("--out DIR is required (without --icd)", param_hint="--out")
+        with _store() as store:
+            print(store.export(gipp_id, out))
+        return
     with _store() as store:
-        print(store.export(gipp_id, out))
+        written = export_icd(store, gipp_id, out if out is not None else Path.cwd(), schemas=icd_schemas)
+    print(written.path)
+    for path in written.data_files:
+        print(f"  data {path}")
+    if written.notes is not None:
+        print(f"  not in the ICD: {written.notes}")
 
 
 @app.command("validate")

@@ -269,6 +269,13 @@ class GippStore:
                 return np.asarray(np.load(path, allow_pickle=False))
         raise GippNotFound(f"GIPP #{gipp_id} has no array {name!r}")
 
+    def stored_file(self, gipp_id: int, name: str) -> Path:
+        """The store's file of one array or sidecar of a GIPP (e.g. ``sidecar:<path>``), checksum verified."""
+        for ref in self.get(gipp_id).arrays:
+            if ref.name == name:
+                return self._read_verified(ref.path, ref.sha256, f"GIPP #{gipp_id} file {name}")
+        raise GippNotFound(f"GIPP #{gipp_id} has no stored file {name!r}")
+
     def content_data(self, gipp_id: int) -> dict[str, Any] | str:
         """Content as JSON-like data with arrays restored (registered types) or the raw Data_Block XML."""
         with self._db.transaction() as tx:
