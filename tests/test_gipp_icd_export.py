@@ -443,3 +443,38 @@ def test_cli_export_icd_and_refusal_exit_code(
 def test_exporter_covers_the_icd_types() -> None:
     """The exporter covers exactly the seven ICD types the store writes with a VIQ schema."""
     assert set(ICD_LAYOUTS) == {*TYPES, "AUX_REFDE1"}
+
+
+@needs_icd
+def test_radiometry_processor_candidates(
+    clean_sim: dict[tuple[str, str | None], Path], store: GippStore, tmp_path: Path
+) -> None:
+    """Candidates written by the radiometry processors' own writers export too: a DARKCU without spikes or hot
+    pixels (dark of the simulated truth) reads back equal to it; an OUTORD for TDI set {8, 16} becomes two ICD
+    entries '08' and '16' with the detectors 1-based."""
+    from viq_proc_radiometry.gipps import Stamp, write_dark, write_outord
+
+    truth = store.import_file(clean_sim[("GIP_DARKCU", "B4")], actor="engineer")
+    content = store.content_data(truth.id)
+    assert isinstance(content, dict)
+    dark = store.array(truth.id, f"sidecar:{content['List_of_Dark_Currents']['file']}").astype(np.float64)
+    stamp = Stamp(
+        creator="dark-signal", file_class="TEST", serial=7, validity_start=datetime(2020, 5, 1), validity_stop=None
+    )
+    (tmp_path / "cand").mkdir()  # a processor's output directory exists before it writes
+    path = write_dark(tmp_path / "cand", stamp, "B4", 8, dark, hot=[], spikes=[])
+    gid, _, root = _export(store, path, tmp_path / "icd")
+    values = np.array(_texts(root, "ee:Data_Block/ee:List_of_Dark_Currents/ee:Dark_Current"), dtype=np.float32)
+    assert np.array_equal(values, dark.astype(np.float32))
+    assert store.get(gid).serial == 7
+
+    path = write_outord(tmp_path / "cand", stamp, "B4", (8, 16), {12: "BLIND", 4000: "NOISY"})
+    _, _, root = _export(store, path, tmp_path / "icd")
+    got = {
+        e.findtext("ee:TDI_Configuration_Code", namespaces=NS): [
+            (d.findtext("ee:Col_Range/ee:First", namespaces=NS), d.findtext("ee:Defect_Type", namespaces=NS))
+            for d in e.find("ee:List_of_Defects", NS)
+        ]
+        for e in root.find("ee:Data_Block/ee:List_of_TDI_Configuration_Defects", NS)
+    }
+    assert got == {"08": [("13", "BLIND"), ("4001", "NOISY")], "16": [("13", "BLIND"), ("4001", "NOISY")]}
