@@ -1,8 +1,8 @@
 """Spatial searches: the R*Tree preselection (bounding box, product type, sensing day) never changes an answer.
 
-The SQLite backend keeps the product type and sensing day in its R*Tree (schema 7) and tests the exact intersection
-of a search's candidates in vectorised chunks; these tests compare searches, pages and counts with a brute-force
-answer computed here with shapely, on both backends where the behaviour is shared.
+The SQLite backend keeps the product type and sensing day in its R*Tree (schema 7; one dimension since 8) and
+tests the exact intersection of a search's candidates in vectorised chunks; these tests compare searches, pages and
+counts with a brute-force answer computed here with shapely, on both backends where the behaviour is shared.
 """
 
 from __future__ import annotations
@@ -162,28 +162,50 @@ def test_polygon_search_pages_through_rejected_candidates(
         assert catalog.count(q) == len(want)
 
 
-def test_products_sharing_a_type_code_are_told_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The R*Tree's type code is a preselection only: with every type mapped to one code (a collision), a type +
-    area search still returns only the products of the asked type."""
-    monkeypatch.setattr(sqlite_backend, "type_code", lambda product_type: 7.0)
+def test_many_product_types_share_the_type_and_day_dimension(tmp_path: Path) -> None:
+    """The R*Tree's type-and-day dimension (type number × 65,536 + day) stays a preselection when its 32-bit floats
+    can no longer hold a day exactly (300 types: numbers above 255) and for sensing times before 1970 or without
+    one: type + area + window searches and counts answer as the brute force, for the first and the last types."""
     cat = SqliteCatalog(f"sqlite:///{tmp_path / 'c.sqlite'}")
     try:
-        products = _edge_products()
-        ids = cat.add_products(products[:10])
-        ids += [cat.ingest(p).id for p in products[10:]]
-        for ptype in TYPES:
-            q = ProductQuery(product_type=ptype, bbox=(9.0, 44.0, 11.0, 46.0))
-            want = _expected(products, ids, q)
-            assert want and [r.id for r in cat.search(q).items] == want
-            assert cat.count(q) == len(want)
+        products = []
+        for k in range(300):
+            for j, when in enumerate((T0, T0 + timedelta(hours=20), datetime(1969, 12, 30, tzinfo=UTC), None)):
+                products.append(
+                    NewProduct(
+                        f"TST_T{k:05d}",
+                        f"/many/{k}_{j}.tif",
+                        sensing_start=when,
+                        footprint_wkt=_square(10.0 + 0.001 * k, 45.0, 0.05),
+                        size=1,
+                        sha256=f"{k * 4 + j:064x}",
+                    )
+                )
+        ids = cat.add_products(products[:600])
+        ids += [cat.ingest(p).id for p in products[600:]]
+        box = (9.0, 44.0, 11.0, 46.0)
+        for k in (0, 1, 254, 255, 256, 298, 299):
+            ptype = f"TST_T{k:05d}"
+            for q in (
+                ProductQuery(product_type=ptype, bbox=box),
+                ProductQuery(product_type=ptype, bbox=box, start=T0 + timedelta(hours=1)),
+                ProductQuery(product_type=ptype, bbox=box, stop=T0 + timedelta(hours=20)),
+                ProductQuery(product_type=ptype, bbox=box, stop=T0),
+                ProductQuery(product_type=ptype, bbox=box, stop=datetime(1969, 12, 31, tzinfo=UTC)),
+                ProductQuery(product_type=ptype, bbox=box, start=T0, stop=T0 + timedelta(microseconds=1)),
+            ):
+                want = _expected(products, ids, q)
+                assert want and [r.id for r in cat.search(q).items] == want, q
+                assert cat.count(q) == len(want), q
+        assert cat.search(ProductQuery(product_type="TST_ABSENT", bbox=box)).items == []
     finally:
         cat.close()
 
 
 def test_schema_6_rtree_is_carried_into_the_type_and_day_index(tmp_path: Path) -> None:
-    """A schema-6 SQLite file (bounding boxes only in ``product_rtree``) migrates to schema 7: its boxes move into
-    ``product_box`` with type and day, the old table is dropped, and type + area + window searches answer as the
-    brute force does."""
+    """A schema-6 SQLite file (bounding boxes only in ``product_rtree``) migrates through schema 7 (``product_box``,
+    4-D) to 8: its boxes end in ``product_area`` with type number and day, the old tables are dropped, every type
+    is numbered, and type + area + window searches answer as the brute force does."""
     path = tmp_path / "v6.sqlite"
     products = _edge_products()
     conn = sqlite3.connect(path, isolation_level=None)
@@ -211,10 +233,12 @@ def test_schema_6_rtree_is_carried_into_the_type_and_day_index(tmp_path: Path) -
     conn.close()
     cat = SqliteCatalog(f"sqlite:///{path}")
     try:
-        assert cat.schema_version() >= 7
+        assert cat.schema_version() >= 8
         tables = {r[0] for r in cat._read("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        assert "product_box" in tables and "product_rtree" not in tables
-        assert cat._read("SELECT count(*) FROM product_box")[0][0] == len(products)
+        assert "product_area" in tables and not tables & {"product_rtree", "product_box"}
+        assert cat._read("SELECT count(*) FROM product_area")[0][0] == len(products)
+        numbered = {r[0] for r in cat._read("SELECT product_type FROM product_type_code")}
+        assert numbered == set(TYPES)
         box = (9.9, 44.9, 10.1, 45.1)
         for ptype in (None, *TYPES):
             for q in (

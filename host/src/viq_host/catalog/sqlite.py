@@ -1,7 +1,8 @@
 """Embedded catalog backend: SQLite (WAL) with an R*Tree on footprint bounding boxes, product type and sensing day.
 
-Spatial queries preselect on the R*Tree (``product_box``: the footprint's bounding box, a code of the product type
-and the sensing day, so a type and a time window narrow the spatial search itself), then the exact tests: a search
+Spatial queries preselect on the R*Tree (``product_area``: the footprint's bounding box and, in a third dimension,
+the product type's number × 65,536 + the sensing day, so a type and a time window narrow the spatial search itself),
+then the exact tests: a search
 reads the ids and footprints of the candidates that pass the SQL filters, tests them against the area in one
 vectorised shapely call, and reads the full rows of the page's survivors only (both steps in one read
 transaction); counts and usage test the intersection inside SQL (a registered function). Writers take
@@ -15,7 +16,7 @@ import json
 import sqlite3
 import threading
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import cached_property, lru_cache
@@ -41,10 +42,10 @@ from viq_host.catalog.migrations import migrations, split_statements
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US_PER_DAY = 86_400_000_000.0
-_NO_DAY = (-1.0, 0.0)
-"""R*Tree day range of a product without sensing start (any value would do: a time filter excludes it in SQL)."""
-_KIND_HALF = 0.25
-"""Half-width of a product type's code range in the R*Tree (a box of zero extent would make its volume 0)."""
+_DAYS_PER_TYPE = 65_536.0
+"""Width of one product type's range in the R*Tree's type-and-day dimension (code × 65,536 + day)."""
+_LAST_DAY = 65_534.0
+"""Days since 1970 are clamped to [0, this] in that dimension (stored and asked alike, so the order is kept)."""
 _EXACT_CHUNK = 2048
 """Candidates read and tested per step of a spatial search."""
 _FIRST_CHUNK = 64
@@ -113,17 +114,20 @@ def _box_holds_filters(query: ProductQuery) -> bool:
     )
 
 
-def _days(us: int | None) -> tuple[float, float]:
-    """R*Tree day range of a sensing start in microseconds since 1970: [day, day + 1]."""
+def _day(us: int | None) -> float:
+    """Sensing start (microseconds since 1970) in days, clamped to [0, _LAST_DAY]; 0 without a sensing start (any
+    value would do: a time filter excludes the product in SQL)."""
     if us is None:
-        return _NO_DAY
-    day = us / _US_PER_DAY
-    return day, day + 1.0
+        return 0.0
+    return min(max(us / _US_PER_DAY, 0.0), _LAST_DAY)
 
 
-def _box_row(pid: int, bounds: Sequence[float], kind: float, days: tuple[float, float]) -> tuple[Any, ...]:
+def _area_row(pid: int, bounds: Sequence[float], code: int, us: int | None) -> tuple[Any, ...]:
+    """An R*Tree row: id, bounding box, [code × 65,536 + day, + 1]. The R*Tree keeps 32-bit floats rounded outwards
+    (exact days up to 255 types; beyond, coarser but still containing the value)."""
     x0, y0, x1, y1 = bounds
-    return (pid, x0, x1, y0, y1, kind - _KIND_HALF, kind + _KIND_HALF, days[0], days[1])
+    low = code * _DAYS_PER_TYPE + _day(us)
+    return (pid, x0, x1, y0, y1, low, low + 1.0)
 
 
 class SqliteCatalog(SqlCatalog):
@@ -266,29 +270,27 @@ class SqliteCatalog(SqlCatalog):
         """The R*Tree preselection on the area's bounding box, the query's product type and its sensing window
         (each bound only where the query has it), then the exact intersection unless ``exact`` is False."""
         box, params = self._box_terms(geom, query)
-        sql = f"p.id IN (SELECT id FROM product_box WHERE {box})"
+        sql = f"p.id IN (SELECT id FROM product_area WHERE {box})"
         if exact:
             sql += " AND viq_intersects(p.footprint, ?)"
             params.append(shapely.to_wkb(geom))
         return sql, params
 
     def _box_terms(self, geom: BaseGeometry, query: ProductQuery) -> tuple[str, list[Any]]:
-        """R*Tree constraints (``product_box``) implied by the area, product type and sensing window of a query."""
+        """R*Tree constraints (``product_area``) implied by the area, product type and sensing window of a query.
+        The type-and-day dimension is used with a type only: [code × 65,536 + first day, code × 65,536 + last day],
+        the days from the window where it has them (sensing_start >= start implies the stored upper end >= start's
+        day; sensing_start < stop implies the lower end <= stop's day); an unknown type has code -1 (no row)."""
         x0, y0, x1, y1 = geom.bounds
         box = ["max_lon >= ?", "min_lon <= ?", "max_lat >= ?", "min_lat <= ?"]
         params: list[Any] = [x0, x1, y0, y1]
         if query.product_type is not None:
-            box += ["max_kind >= ?", "min_kind <= ?"]
-            kind = type_code(query.product_type)
-            params += [kind, kind]
-        # sensing_start >= start implies max_day >= start's day; sensing_start < stop implies min_day <= stop's day
-        start, stop = self._enc_time(utc(query.start)), self._enc_time(utc(query.stop))
-        if start is not None:
-            box.append("max_day >= ?")
-            params.append(start / _US_PER_DAY)
-        if stop is not None:
-            box.append("min_day <= ?")
-            params.append(stop / _US_PER_DAY)
+            code = "(SELECT coalesce(max(code), -1) FROM product_type_code WHERE product_type = ?) * 65536.0"
+            start, stop = self._enc_time(utc(query.start)), self._enc_time(utc(query.stop))
+            first = 0.0 if start is None else _day(start)
+            last = _LAST_DAY + 1.0 if stop is None else _day(stop)
+            box += [f"max_kind_day >= {code} + ?", f"min_kind_day <= {code} + ?"]
+            params += [query.product_type, first, query.product_type, last]
         return " AND ".join(box), params
 
     # ------------------------------------------------------------------ search
@@ -323,7 +325,7 @@ class SqliteCatalog(SqlCatalog):
         if query.after is not None:
             box += " AND id > ?"
             params.append(query.after)
-        found = tx.q(f"SELECT id FROM product_box WHERE {box} LIMIT ?", [*params, _BOX_DRIVES_BELOW + 1])
+        found = tx.q(f"SELECT id FROM product_area WHERE {box} LIMIT ?", [*params, _BOX_DRIVES_BELOW + 1])
         if len(found) > _BOX_DRIVES_BELOW:
             return None
         cands = sorted(r[0] for r in found)
@@ -406,8 +408,20 @@ class SqliteCatalog(SqlCatalog):
         new_id = int(rows[0][0])
         if geom is not None:
             start = self._enc_time(utc(p.sensing_start))
-            tx.q(_RTREE_INSERT, _box_row(new_id, geom.bounds, type_code(p.product_type), _days(start)))
+            code = self._type_codes(tx, [p.product_type])[p.product_type]
+            tx.q(_RTREE_INSERT, _area_row(new_id, geom.bounds, code, start))
         return new_id
+
+    def _type_codes(self, tx: Tx, types: Iterable[str]) -> dict[str, int]:
+        """The R*Tree number of each product type, numbering new types (inside the write transaction: a rolled-back
+        ingest takes its new numbers with it)."""
+        out: dict[str, int] = {}
+        for name in sorted(set(types)):
+            row = tx.one("SELECT code FROM product_type_code WHERE product_type = ?", (name,))
+            if row is None:
+                row = tx.one("INSERT INTO product_type_code (product_type) VALUES (?) RETURNING code", (name,))
+            out[name] = int(row[0])
+        return out
 
     def _reserve_ids(self, tx: Tx, n: int) -> list[int]:
         start = int(tx.one("SELECT coalesce(max(id), 0) FROM product")[0]) + 1
@@ -416,7 +430,8 @@ class SqliteCatalog(SqlCatalog):
     def _bulk_insert(
         self, tx: Tx, ids: list[int], products: Sequence[NewProduct], geoms: Any, created: datetime
     ) -> None:
-        rows, boxes = self._bulk_rows(ids, products, geoms, created)
+        codes = self._type_codes(tx, [p.product_type for p in products])
+        rows, boxes = self._bulk_rows(ids, products, geoms, created, codes)
         tx.many(self._INSERT, rows)
         tx.many(_RTREE_INSERT, boxes)
         tx.many(
@@ -425,7 +440,12 @@ class SqliteCatalog(SqlCatalog):
         )
 
     def _bulk_rows(
-        self, ids: Sequence[int], products: Sequence[NewProduct], geoms: Any, created: datetime
+        self,
+        ids: Sequence[int],
+        products: Sequence[NewProduct],
+        geoms: Any,
+        created: datetime,
+        codes: Mapping[str, int],
     ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         """Product rows and R*Tree rows of a batch; each distinct footprint, time, band list and JSON encoded once."""
         slot: dict[int, int] = {}
@@ -480,7 +500,7 @@ class SqliteCatalog(SqlCatalog):
             for pid, p, g in zip(ids, products, geoms, strict=True)
         ]
         boxes = [
-            _box_row(row[0], box_of[id(g)], type_code(row[1]), _days(row[6]))
+            _area_row(row[0], box_of[id(g)], codes[row[1]], row[6])
             for row, g in zip(rows, geoms, strict=True)
             if g is not None
         ]
@@ -541,7 +561,8 @@ class _SqliteBulkLoad:
         inputs = sorted({i for p in prepared for i in p.inputs})
         if inputs:
             self.cat._check_inputs(self.tx, inputs)
-        rows, boxes = self.cat._bulk_rows(ids, prepared, geoms, self._created)
+        codes = self.cat._type_codes(self.tx, [p.product_type for p in prepared])
+        rows, boxes = self.cat._bulk_rows(ids, prepared, geoms, self._created, codes)
         self.tx.many(SqliteCatalog._INSERT, rows)
         self.tx.many(_RTREE_INSERT, boxes)
         self.tx.many(
@@ -568,6 +589,6 @@ class _SqliteBulkLoad:
 
 
 _RTREE_INSERT = (
-    "INSERT INTO product_box (id, min_lon, max_lon, min_lat, max_lat, min_kind, max_kind, min_day, max_day) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO product_area (id, min_lon, max_lon, min_lat, max_lat, min_kind_day, max_kind_day) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
