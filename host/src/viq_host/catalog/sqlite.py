@@ -86,8 +86,8 @@ def _bands(value: str | None) -> tuple[str, ...]:
 
 @lru_cache(maxsize=4096)
 def type_code(product_type: str) -> float:
-    """The R*Tree code of a product type: 20 bits of its name's CRC-32 (stable across processes and versions,
-    exact in the R*Tree's 32-bit floats). Two types may share a code; the query's exact type test separates them."""
+    """20 bits of a product type name's CRC-32: the type dimension of schema 7's R*Tree (``product_box``), which
+    migration 7 fills through the SQL function ``viq_type_code``; schema 8 replaces it (``product_type_code``)."""
     return float(zlib.crc32(product_type.encode("utf-8")) & 0xFFFFF)
 
 
