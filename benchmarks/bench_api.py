@@ -5,7 +5,7 @@
         [--workers 1,2] [--fields full,lite] [--client async,threads]
 
 For each backend: a fresh installation whose catalog holds ``--n`` products (120 sites, 6 types, 12 bands, 7
-years, footprints jittered around each site), loaded with ``add_products``; for each ``--workers`` count,
+years, footprints jittered around each site), loaded with ``Catalog.bulk_load``; for each ``--workers`` count,
 ``viq serve --workers W`` (job runner off) started as a subprocess on a free loopback port; ``--clients``
 threads, each with its own keep-alive connection and the same viewer token, sending ``--requests`` searches
 each, once per ``--fields`` mode (``full``: every property; ``lite``: what the map asks for): a random mix of
@@ -248,8 +248,9 @@ def run_backend(name: str, url: str, args: argparse.Namespace, home: Path) -> di
     """Fill the catalog, then the direct baseline and the HTTP load; the numbers."""
     cat: Catalog = open_catalog(url)
     t = time.perf_counter()
-    for batch in products(args.n):
-        cat.add_products(batch)
+    with cat.bulk_load() as loader:  # an archive import, as an operator would load one
+        for batch in products(args.n):
+            loader.add(batch)
     ingest = time.perf_counter() - t
     print(f"[{name}] {args.n} products loaded in {ingest:.1f} s", flush=True)
     shared = cast(Catalog, ThrottledCatalog(cat))  # as the server does: at most 8 calls in flight (PostGIS pool)

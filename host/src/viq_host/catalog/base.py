@@ -446,6 +446,9 @@ Direction = Literal["up", "down"]
 BULK_REBUILD_BELOW = 1_000_000
 """``bulk_load(rebuild_indexes=None)`` rebuilds the secondary indexes when the table held fewer rows than this."""
 
+ANALYZE_AFTER_ROWS = 10_000
+"""A ``bulk_load`` of at least this many rows refreshes the query planner's statistics before it commits."""
+
 
 class BulkLoad(Protocol):
     """The loader :meth:`Catalog.bulk_load` yields; every :meth:`add` joins the load's single transaction."""

@@ -30,6 +30,7 @@ from shapely.geometry.base import BaseGeometry
 
 from viq_host.catalog._sql import SqlCatalog, Tx, dumps, redact, table_is_small
 from viq_host.catalog.base import (
+    ANALYZE_AFTER_ROWS,
     BulkLoad,
     CatalogConflict,
     CatalogError,
@@ -725,6 +726,11 @@ class _PgBulkLoad:
                 raise CatalogConflict(
                     f"bulk load: a path would be active twice ({str(err).strip()}); nothing was loaded"
                 ) from err
+        if self.rows >= ANALYZE_AFTER_ROWS:
+            # the planner's statistics, sampled, committed with the rows: searches right after a large import must
+            # not be planned on the statistics of the small table that was there before (autovacuum comes later)
+            q("ANALYZE product")
+            q("ANALYZE product_input")
 
     def abort(self, err: BaseException) -> None:
         self._end_copy(CatalogError(f"bulk load aborted: {err}"))
