@@ -16,6 +16,7 @@ import queue
 import struct
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -553,6 +554,34 @@ class PostgisCatalog(SqlCatalog):
             except BaseException as err:
                 loader.abort(err)
                 raise
+        if loader.rows >= ANALYZE_AFTER_ROWS:
+            self._vacuum("product", "product_input")
+
+    def _vacuum(self, *tables: str) -> None:
+        """``VACUUM`` after a large import (outside any transaction, as PostgreSQL requires).
+
+        Freshly copied rows are not yet known to be visible to everyone: until a vacuum sets the visibility map,
+        every index-only search visits the table for each index entry (an index-only type + band + window search
+        at 1 M rows: 17 ms instead of 2 ms), and each first read of a page rewrites it to set hint bits. Autovacuum
+        would do this some minutes later; the import does it at once (≈ 0.6 s per million rows). The rows are
+        committed already: a failure here is not the import's, and autovacuum remains the fallback.
+        """
+        conn = None
+        try:
+            conn = self._pool.getconn()
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                for table in tables:
+                    cur.execute(f"VACUUM {table}")
+        except psycopg2.Error as err:
+            warnings.warn(
+                f"catalog: VACUUM after the bulk load failed ({str(err).strip()}); autovacuum will do it",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        finally:
+            if conn is not None:
+                self._pool.putconn(conn, close=bool(conn.closed))
 
 
 class _CopyFeed:
