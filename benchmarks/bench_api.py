@@ -224,8 +224,10 @@ def serve(home: Path, url: str, port: int, workers: int, token: str) -> subproce
     """``viq serve --workers W`` (job runner off) on ``home`` and ``url``; returns once every worker answers."""
     env = {**os.environ, "VIQ_HOME": str(home), "VIQ_DATABASE_URL": url}
     viq = str(Path(sys.executable).parent / "viq")
+    log = (home / f"serve-{port}.log").open("ab")
     proc = subprocess.Popen([viq, "serve", "--port", str(port), "--runner", "none", "--workers", str(workers)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
     deadline = time.monotonic() + 180
     pids: set[int] = set()
     while time.monotonic() < deadline:
@@ -241,7 +243,8 @@ def serve(home: Path, url: str, port: int, workers: int, token: str) -> subproce
         except OSError:
             time.sleep(0.2)
     proc.kill()
-    raise RuntimeError("viq serve did not start")
+    tail = (home / f"serve-{port}.log").read_text(errors="replace")[-3000:]
+    raise RuntimeError(f"viq serve did not start ({len(pids)} of {workers} workers answered):\n{tail}")
 
 
 def run_backend(name: str, url: str, args: argparse.Namespace, home: Path) -> dict[str, Any]:
