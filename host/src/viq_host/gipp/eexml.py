@@ -587,30 +587,43 @@ def _copy(parent: etree._Element, src: etree._Element) -> None:
         _copy(el, child)
 
 
-def write_gipp(doc: EEGippDocument) -> bytes:
-    """Serialise ``doc`` deterministically (same document → same bytes)."""
-    nsmap: dict[str | None, str] = {None: EE_NS, "xsi": XSI_NS}
-    root = etree.Element(f"{{{EE_NS}}}Earth_Explorer_File", nsmap=nsmap)  # type: ignore[arg-type]
-    root.set(f"{{{XSI_NS}}}type", doc.root_type or f"{doc.file_type[4:]}_File_Type")
-    root.set("schema_version", doc.schema_version)
-    header = _sub(root, "Earth_Explorer_Header")
-    fixed = _sub(header, "Fixed_Header")
-    _sub(fixed, "File_Name", str(doc.name))
-    _sub(fixed, "File_Description", doc.description)
+def ee_element(parent: etree._Element, name: str, text: str | None = None, **attrs: str) -> etree._Element:
+    """A child element in the Earth Explorer namespace, with optional text and attributes."""
+    return _sub(parent, name, text, **attrs)
+
+
+def write_ee_header(
+    parent: etree._Element,
+    doc: EEGippDocument,
+    *,
+    name: str,
+    description: str,
+    file_class: str,
+    file_type: str,
+    validity: Any,
+    system: str,
+    creator: str,
+    creator_version: str,
+) -> tuple[etree._Element, etree._Element]:
+    """The Fixed_Header and the Variable_Header's Main_Product_Header (consumers, ``doc``'s extensions) under
+    ``parent``; returns (Variable_Header, its empty Specific_Product_Header)."""
+    fixed = _sub(parent, "Fixed_Header")
+    _sub(fixed, "File_Name", name)
+    _sub(fixed, "File_Description", description)
     _sub(fixed, "Notes", doc.notes)
     _sub(fixed, "Mission", MISSION)
-    _sub(fixed, "File_Class", doc.file_class)
-    _sub(fixed, "File_Type", doc.file_type)
+    _sub(fixed, "File_Class", file_class)
+    _sub(fixed, "File_Type", file_type)
     period = _sub(fixed, "Validity_Period")
-    _sub(period, "Validity_Start", format_ee_time(doc.validity.start, stop=False))
-    _sub(period, "Validity_Stop", format_ee_time(doc.validity.stop, stop=True))
+    _sub(period, "Validity_Start", format_ee_time(validity.start, stop=False))
+    _sub(period, "Validity_Stop", format_ee_time(validity.stop, stop=True))
     _sub(fixed, "File_Version", f"{doc.file_version:04d}")
     src = _sub(fixed, "Source")
-    _sub(src, "System", doc.system)
-    _sub(src, "Creator", doc.creator)
-    _sub(src, "Creator_Version", doc.creator_version)
+    _sub(src, "System", system)
+    _sub(src, "Creator", creator)
+    _sub(src, "Creator_Version", creator_version)
     _sub(src, "Creation_Date", format_ee_time(doc.creation_date, stop=False))
-    variable = _sub(header, "Variable_Header")
+    variable = _sub(parent, "Variable_Header")
     main = _sub(variable, "Main_Product_Header")
     _sub(main, "List_of_Consumers", count="0")
     exts = _sub(main, "List_of_Extensions", count=str(len(doc.extensions)))
@@ -618,7 +631,28 @@ def write_gipp(doc: EEGippDocument) -> bytes:
         ext = _sub(exts, "Extension", sn=str(i))
         _sub(ext, "Keyword", keyword)
         _sub(ext, "Value", value)
-    specific = _sub(variable, "Specific_Product_Header")
+    return variable, _sub(variable, "Specific_Product_Header")
+
+
+def write_gipp(doc: EEGippDocument) -> bytes:
+    """Serialise ``doc`` deterministically (same document → same bytes)."""
+    nsmap: dict[str | None, str] = {None: EE_NS, "xsi": XSI_NS}
+    root = etree.Element(f"{{{EE_NS}}}Earth_Explorer_File", nsmap=nsmap)  # type: ignore[arg-type]
+    root.set(f"{{{XSI_NS}}}type", doc.root_type or f"{doc.file_type[4:]}_File_Type")
+    root.set("schema_version", doc.schema_version)
+    header = _sub(root, "Earth_Explorer_Header")
+    _variable, specific = write_ee_header(
+        header,
+        doc,
+        name=str(doc.name),
+        description=doc.description,
+        file_class=doc.file_class,
+        file_type=doc.file_type,
+        validity=doc.validity,
+        system=doc.system,
+        creator=doc.creator,
+        creator_version=doc.creator_version,
+    )
     inst = _sub(specific, "Instance_Id")
     if doc.name.layout == "GIP":
         _sub(inst, "Applicability_NickName_Type", "S_SITE" if doc.name.kind == "S" else "L_LIST")

@@ -47,13 +47,14 @@ from lxml import etree
 
 from viq_host.gipp.eexml import (
     EE_NS,
-    MISSION,
     SYSTEM,
     XSI_NS,
     EEGippDocument,
     GippName,
+    ee_element,
     format_ee_time,
     site_definition_id,
+    write_ee_header,
 )
 from viq_host.gipp.models import GippRecord, GippStoreError, tdi_configurations, tdi_set_code
 from viq_interfaces.errors import ConfigurationError
@@ -184,11 +185,7 @@ def icd_schema(gipp_type: str, directory: Path | None = None) -> xmlschema.XMLSc
 # ---------------------------------------------------------------------------------------------- XML helpers
 
 
-def _el(parent: etree._Element, name: str, text: str | None = None, **attrs: str) -> etree._Element:
-    el = etree.SubElement(parent, f"{{{EE_NS}}}{name}", attrs)
-    if text is not None:
-        el.text = text
-    return el
+_el = ee_element
 
 
 def _double(value: float) -> str:
@@ -287,31 +284,18 @@ class _Exporter:
     ) -> tuple[etree._Element, etree._Element]:
         """Fixed header and Main_Product_Header under ``parent``; (Variable_Header, Specific_Product_Header)."""
         r = self.record
-        fixed = _el(parent, "Fixed_Header")
-        _el(fixed, "File_Name", name)
-        _el(fixed, "File_Description", layout.description)
-        _el(fixed, "Notes", doc.notes)
-        _el(fixed, "Mission", MISSION)
-        _el(fixed, "File_Class", r.file_class)
-        _el(fixed, "File_Type", r.gipp_type)
-        period = _el(fixed, "Validity_Period")
-        _el(period, "Validity_Start", format_ee_time(r.validity.start, stop=False))
-        _el(period, "Validity_Stop", format_ee_time(r.validity.stop, stop=True))
-        _el(fixed, "File_Version", f"{doc.file_version:04d}")
-        source = _el(fixed, "Source")
-        _el(source, "System", SYSTEM)
-        _el(source, "Creator", doc.creator or "viq")
-        _el(source, "Creator_Version", doc.creator_version or "1.0")
-        _el(source, "Creation_Date", format_ee_time(doc.creation_date, stop=False))
-        variable = _el(parent, "Variable_Header")
-        main = _el(variable, "Main_Product_Header")
-        _el(main, "List_of_Consumers", count="0")
-        exts = _el(main, "List_of_Extensions", count=str(len(doc.extensions)))
-        for i, (keyword, value) in enumerate(doc.extensions, start=1):
-            ext = _el(exts, "Extension", sn=str(i))
-            _el(ext, "Keyword", keyword)
-            _el(ext, "Value", value)
-        return variable, _el(variable, "Specific_Product_Header")
+        return write_ee_header(
+            parent,
+            doc,
+            name=name,
+            description=layout.description,
+            file_class=r.file_class,
+            file_type=r.gipp_type,
+            validity=r.validity,
+            system=SYSTEM,
+            creator=doc.creator or "viq",
+            creator_version=doc.creator_version or "1.0",
+        )
 
     def gip_instance(self, specific: etree._Element, band: str | None, tdi_set: str | None) -> None:
         """The GIP ``Instance_Id`` (applicability, serial, validity, band, TDI values) and the site list."""
