@@ -18,7 +18,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -86,6 +86,91 @@ def _pg_text_array(items: Sequence[str]) -> bytes:
     return head + b"".join(_field(i.encode()) for i in items)
 
 
+class ConnectionPool:
+    """Up to ``size`` connections, opened on first need and kept open once made; thread-safe.
+
+    psycopg2's own pools keep only ``minconn`` idle connections and close every other one when it is returned, so
+    a catalog used from several threads opened a new connection whenever two calls overlapped, and each of those
+    is a new server process that authenticates, loads PostGIS and fills its caches again. Measured under
+    ``bench_api.py`` (1 M products, 4 workers of 2 connections each): 49-68 new server processes per 1,000
+    searches, and most of the database's CPU went there. Here a returned connection stays in the pool unless it
+    is broken or the caller asks for it to be closed; the most recently returned one is handed out first (its
+    caches are warm). A call beyond ``size`` connections in use gets :class:`psycopg2.pool.PoolError`, as before.
+    """
+
+    def __init__(self, size: int, dsn: str, **connect_args: Any) -> None:
+        if size < 1:
+            raise ValueError(f"pool size {size}: expected at least 1")
+        self.size = size
+        self._dsn = dsn
+        self._connect_args = connect_args
+        self._idle: list[Any] = []
+        self._used: dict[int, Any] = {}
+        self._lock = threading.Lock()
+        self._connecting = 0
+        self._closed = False
+        self.opened = 0
+        """Connections made so far (a test and the benchmarks read it)."""
+        self.putconn(self.getconn())  # fail now when the server cannot be reached, as psycopg2's pool does
+
+    def getconn(self) -> Any:
+        """An idle connection, or a new one while fewer than ``size`` exist."""
+        with self._lock:
+            if self._closed:
+                raise psycopg2.pool.PoolError("connection pool is closed")
+            if self._idle:
+                conn = self._idle.pop()
+                self._used[id(conn)] = conn
+                return conn
+            if len(self._used) + self._connecting >= self.size:
+                raise psycopg2.pool.PoolError("connection pool exhausted")
+            self._connecting += 1  # the place is held while connecting
+        try:
+            conn = psycopg2.connect(self._dsn, **self._connect_args)
+        finally:
+            with self._lock:
+                self._connecting -= 1
+        with self._lock:
+            self._used[id(conn)] = conn
+            self.opened += 1
+        return conn
+
+    def putconn(self, conn: Any, close: bool = False) -> None:
+        """Return ``conn``; it is closed instead when ``close``, when it is broken or the pool is closed."""
+        with self._lock:
+            self._used.pop(id(conn), None)
+            keep = not (close or self._closed or conn.closed)
+        if keep:
+            status = conn.info.transaction_status
+            if status == psycopg2.extensions.TRANSACTION_STATUS_UNKNOWN:
+                keep = False
+            elif status != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+                try:
+                    conn.rollback()
+                except psycopg2.Error:
+                    keep = False
+        if keep:
+            with self._lock:
+                if not self._closed:
+                    self._idle.append(conn)
+                    return
+        _close_quietly(conn)
+
+    def closeall(self) -> None:
+        """Close every connection, idle or in use; the pool refuses further calls."""
+        with self._lock:
+            self._closed = True
+            conns = self._idle + list(self._used.values())
+            self._idle, self._used = [], {}
+        for conn in conns:
+            _close_quietly(conn)
+
+
+def _close_quietly(conn: Any) -> None:
+    with suppress(psycopg2.Error):
+        conn.close()
+
+
 class PostgisCatalog(SqlCatalog):
     """The catalog in a PostgreSQL/PostGIS database (``postgresql://user:pw@host:port/db``)."""
 
@@ -95,7 +180,7 @@ class PostgisCatalog(SqlCatalog):
         self.url = url
         dsn = url.replace("postgis://", "postgresql://", 1)
         try:
-            self._pool = psycopg2.pool.ThreadedConnectionPool(1, pool_size, dsn, connect_timeout=10)
+            self._pool = ConnectionPool(pool_size, dsn, connect_timeout=10)
         except psycopg2.Error as err:
             raise CatalogError(f"cannot connect to catalog {redact(url)}: {str(err).strip()}") from err
         with self._tx(write=True) as tx:
