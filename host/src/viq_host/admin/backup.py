@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -390,7 +391,8 @@ def _pg_is_empty(url: str) -> bool:
 
 
 def _pg_restore(directory: Path, manifest: Manifest, url: str) -> None:
-    """pg_restore of everything but the extensions (a fresh database has PostGIS from its template)."""
+    """pg_restore of everything but the extensions, which are created first (they need no superuser: PostGIS comes
+    with the cluster's template, btree_gist is a trusted extension)."""
     target = PgTarget.parse(url)
     env = target.env()
     archive = directory / manifest.database_file
@@ -398,14 +400,19 @@ def _pg_restore(directory: Path, manifest: Manifest, url: str) -> None:
     # extensions, their comments and PostGIS's own spatial_ref_sys rows need a superuser and come with the
     # extension the target database already has
     keep = [line for line in listing.splitlines() if " EXTENSION " not in line and " spatial_ref_sys " not in line]
+    # ... but every extension the catalog used is created first (PostGIS, and btree_gist for the spatial index)
+    extensions = sorted({"postgis", *re.findall(r"^\d+; \d+ \d+ EXTENSION - (\S+)", listing, flags=re.MULTILINE)})
     with tempfile.NamedTemporaryFile("w", suffix=".list", delete=False) as fh:
         fh.write("\n".join(keep) + "\n")
         list_file = fh.name
+    from psycopg2 import sql as pg_sql
+
     try:
         con = _pg_connect(url)
         try:
             with con.cursor() as cur:
-                cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+                for name in extensions:
+                    cur.execute(pg_sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(pg_sql.Identifier(name)))
             con.commit()
         finally:
             con.close()
