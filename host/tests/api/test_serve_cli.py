@@ -76,9 +76,41 @@ def _get(url: str, token: str | None = None) -> tuple[int, str]:
 
 
 @pytest.mark.slow
+def _listening_sockets(port: int) -> int:
+    """TCP sockets in LISTEN state on ``port`` (any address), from /proc/net/tcp and tcp6."""
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table, encoding="ascii") as fh:
+            for line in fh.readlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                n += state == "0A" and int(local.rsplit(":", 1)[1], 16) == port
+    return n
+
+
+def _workers_of_connections(port: int, token: str, n: int) -> list[int]:
+    """Open ``n`` keep-alive connections at once, then ask each which worker serves it."""
+    import http.client
+
+    conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(n)]
+    try:
+        for c in conns:
+            c.connect()
+        pids = []
+        for c in conns:
+            c.request("GET", "/api/session", headers={"Authorization": f"Bearer {token}"})
+            resp = c.getresponse()
+            pids.append(json.loads(resp.read())["worker_pid"])
+        return pids
+    finally:
+        for c in conns:
+            c.close()
+
+
 def test_viq_serve_process(tmp_path: Path) -> None:
     """`viq serve --workers 2` serves the page, the OpenAPI description and the token-guarded API from two
-    processes, of which exactly one runs the job runner (the other stands by on the installation's lock)."""
+    processes, of which exactly one runs the job runner (the other stands by on the installation's lock). Each
+    worker listens on a socket of its own (SO_REUSEPORT), and 24 connections opened at once reach both (the kernel
+    spreads them by address hash: both get some but with probability 2 x 2^-24)."""
     home = tmp_path / "home"
     token = viq(home, "serve", "token", "create", "v", "--role", "viewer").stdout.strip()
     with socket.socket() as s:
@@ -103,6 +135,9 @@ def test_viq_serve_process(tmp_path: Path) -> None:
             time.sleep(0.1)
         assert sorted(runners.values()) == ["external", "running"], runners
         assert proc.pid not in runners  # uvicorn's supervisor only supervises
+        if hasattr(socket, "SO_REUSEPORT"):
+            assert _listening_sockets(port) == 2  # one per worker; the supervisor's own is bound, not listening
+            assert set(_workers_of_connections(port, token, 24)) == set(runners)
         assert _get(base + "/api/products")[0] == 401
         status, body = _get(base + "/api/products", token)
         assert status == 200 and json.loads(body)["type"] == "FeatureCollection"

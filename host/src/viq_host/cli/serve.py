@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import getpass
 import json
-from typing import TYPE_CHECKING, Annotated
+import socket
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.table import Table
@@ -57,6 +58,7 @@ def serve(
     import uvicorn
 
     from viq_host.api.app import WORKER_ENV, create_app
+    from viq_host.api.listen import ReusePortListener, reserve, reuse_port_supported
     from viq_host.api.runtime import pool_per_worker
 
     cfg = settings()
@@ -74,8 +76,26 @@ def serve(
     # uvicorn spawns the workers (fresh interpreters): they read the same settings from the environment
     os.environ[WORKER_ENV] = json.dumps({"runner": runner, "pool_size": pool})
     cfg.ensure_dirs()
-    uvicorn.run("viq_host.api.app:worker_app", factory=True, workers=workers, host=host, port=port,
-                log_level=log_level, access_log=access_log, timeout_graceful_shutdown=GRACE_SECONDS)
+    if not reuse_port_supported():
+        uvicorn.run("viq_host.api.app:worker_app", factory=True, workers=workers, host=host, port=port,
+                    log_level=log_level, access_log=access_log, timeout_graceful_shutdown=GRACE_SECONDS)
+        return
+    # as uvicorn.run does for workers > 1, except that each worker listens on a socket of its own (api/listen.py)
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config("viq_host.api.app:worker_app", factory=True, workers=workers, host=host, port=port,
+                            log_level=log_level, access_log=access_log, timeout_graceful_shutdown=GRACE_SECONDS)
+    try:
+        held = reserve(host, port)
+    except OSError as err:
+        err_console.print(f"viq serve: cannot listen on {host}:{port}: {err}")
+        raise typer.Exit(1) from err
+    try:
+        Multiprocess(config, sockets=[cast(socket.socket, ReusePortListener(host, port))]).run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        held.close()
 
 
 def _store() -> ApiStore:
