@@ -2,9 +2,10 @@
 
 uvicorn's supervisor binds one socket and every worker accepts from it. Whichever worker wakes first takes every
 connection waiting, so a burst of clients opening keep-alive connections lands unevenly: with 50 clients and 4
-workers ``bench_api.py`` counted 30, 17, 10 and 5 connections per worker, and the busiest worker's queue set the
-95th percentile (about 3x the median at 1 M products on PostgreSQL). With a socket per worker bound with
-``SO_REUSEPORT`` the kernel spreads new connections over the workers' sockets by a hash of the addresses.
+workers ``bench_api.py`` counted 30, 17, 10 and 5 connections per worker, and the clients of the busiest one
+waited longest (1 M products on PostgreSQL: p95 about 3x p50). With a socket per worker bound with
+``SO_REUSEPORT`` the kernel spreads new connections over the workers' sockets by a hash of the addresses (18, 16,
+15 and 10 in the same benchmark; p95 about 2x p50 at the same throughput).
 
 The supervisor still hands the same list to every worker it starts (and to each one it restarts); the list holds a
 :class:`ReusePortListener`, which is pickled to the worker and turns into a socket of that worker alone when the
