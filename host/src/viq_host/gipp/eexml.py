@@ -58,18 +58,23 @@ _POINT = r"[EW]\d{5}[NS]\d{4}"
 #: layout name, the file types it applies to and the pattern of the instance id (what follows the type code).
 OTHER_LAYOUTS: tuple[tuple[str, frozenset[str], re.Pattern[str]], ...] = (
     # reference DEM / image: bounding-box corners [EW]ddddd[NS]dddd, then a 4-digit version
-    ("BBOX", frozenset({"AUX_REFDE1", "AUX_REFIMG"}),
-     re.compile(rf"^(?P<instance>{_POINT}_{_POINT})_(?P<version>\d{{4}})$")),
+    (
+        "BBOX",
+        frozenset({"AUX_REFDE1", "AUX_REFIMG"}),
+        re.compile(rf"^(?P<instance>{_POINT}_{_POINT})_(?P<version>\d{{4}})$"),
+    ),
     # per-site L2 DEM: site nick name, version
     ("SITE_VERSION", frozenset({"AUX_REFDE2"}), re.compile(r"^(?P<nick>[0-9A-Z_]{8})_(?P<version>\d{4})$")),
     # image-quality files stamped with their emission date
     ("EMISSION", frozenset({"IMQ_SBPARS", "IMQ_IQIMES"}), re.compile(r"^(?P<instance>\d{8}T\d{6})$")),
     # reference geometry: site, acquisition date, production date
-    ("SITE_DATES", frozenset({"IMQ_RFGEOM"}),
-     re.compile(r"^(?P<nick>[0-9A-Z_]{8})_(?P<instance>\d{8}_\d{8})$")),
+    ("SITE_DATES", frozenset({"IMQ_RFGEOM"}), re.compile(r"^(?P<nick>[0-9A-Z_]{8})_(?P<instance>\d{8}_\d{8})$")),
     # attitude parameter set: site, version, start and stop times
-    ("SITE_VERSION_TIMES", frozenset({"IMQ_ATPSET"}),
-     re.compile(r"^(?P<nick>[0-9A-Z_]{8})_(?P<version>\d{4})_(?P<instance>\d{8}T\d{6}_\d{8}T\d{6})$")),
+    (
+        "SITE_VERSION_TIMES",
+        frozenset({"IMQ_ATPSET"}),
+        re.compile(r"^(?P<nick>[0-9A-Z_]{8})_(?P<version>\d{4})_(?P<instance>\d{8}T\d{6}_\d{8}T\d{6})$"),
+    ),
 )
 _OTHER_NAME = re.compile(r"^VE_(?P<file_class>[0-9A-Z_]{4})_(?P<gipp_type>[A-Z]{3}_[0-9A-Z_]{6})_(?P<rest>.+)$")
 
@@ -634,6 +639,16 @@ def write_ee_header(
     return variable, _sub(variable, "Specific_Product_Header")
 
 
+def write_gip_applicability(inst: etree._Element, *, site: bool, nick: str, serial: int, validity: Any) -> None:
+    """The GIP layout's applicability, serial key and validity inside an ``Instance_Id``."""
+    _sub(inst, "Applicability_NickName_Type", "S_SITE" if site else "L_LIST")
+    _sub(inst, "Applicability_NickName", nick.ljust(8, "_"))
+    _sub(inst, "Serial_Key", f"{serial:05d}")
+    period = _sub(inst, "Validity_Period")
+    _sub(period, "Validity_Start", format_ee_time(validity.start, stop=False))
+    _sub(period, "Validity_Stop", format_ee_time(validity.stop, stop=True))
+
+
 def write_gipp(doc: EEGippDocument) -> bytes:
     """Serialise ``doc`` deterministically (same document → same bytes)."""
     nsmap: dict[str | None, str] = {None: EE_NS, "xsi": XSI_NS}
@@ -655,12 +670,9 @@ def write_gipp(doc: EEGippDocument) -> bytes:
     )
     inst = _sub(specific, "Instance_Id")
     if doc.name.layout == "GIP":
-        _sub(inst, "Applicability_NickName_Type", "S_SITE" if doc.name.kind == "S" else "L_LIST")
-        _sub(inst, "Applicability_NickName", doc.name.nick.ljust(8, "_"))
-        _sub(inst, "Serial_Key", f"{doc.name.serial:05d}")
-        iperiod = _sub(inst, "Validity_Period")
-        _sub(iperiod, "Validity_Start", format_ee_time(doc.validity.start, stop=False))
-        _sub(iperiod, "Validity_Stop", format_ee_time(doc.validity.stop, stop=True))
+        write_gip_applicability(
+            inst, site=doc.name.kind == "S", nick=doc.name.nick, serial=doc.name.serial, validity=doc.validity
+        )
     else:  # the name's instance id (the content keeps its own Instance_Id where the type has one)
         _sub(inst, "File_Instance", str(doc.name)[len(f"VE_{doc.name.file_class}_{doc.name.gipp_type}_") :])
     if doc.name.band:

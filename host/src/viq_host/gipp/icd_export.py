@@ -55,6 +55,7 @@ from viq_host.gipp.eexml import (
     format_ee_time,
     site_definition_id,
     write_ee_header,
+    write_gip_applicability,
 )
 from viq_host.gipp.models import GippRecord, GippStoreError, tdi_configurations, tdi_set_code
 from viq_interfaces.errors import ConfigurationError
@@ -301,12 +302,9 @@ class _Exporter:
         """The GIP ``Instance_Id`` (applicability, serial, validity, band, TDI values) and the site list."""
         r = self.record
         inst = _el(specific, "Instance_Id")
-        _el(inst, "Applicability_NickName_Type", "S_SITE" if r.applicability.kind == "SITE" else "L_LIST")
-        _el(inst, "Applicability_NickName", r.applicability.name.ljust(8, "_"))
-        _el(inst, "Serial_Key", f"{r.serial:05d}")
-        period = _el(inst, "Validity_Period")
-        _el(period, "Validity_Start", format_ee_time(r.validity.start, stop=False))
-        _el(period, "Validity_Stop", format_ee_time(r.validity.stop, stop=True))
+        write_gip_applicability(
+            inst, site=r.applicability.kind == "SITE", nick=r.applicability.name, serial=r.serial, validity=r.validity
+        )
         if band is not None:
             _el(inst, "Band_Code", band)
         if tdi_set is not None:
