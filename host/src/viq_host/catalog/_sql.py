@@ -10,6 +10,7 @@ import abc
 import functools
 import json
 import math
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
@@ -746,7 +747,8 @@ class SqlCatalog(abc.ABC):
             if p.size is None or p.sha256 is None:
                 prepared[k], _ = self._prepare(_replace(p, footprint_wkt=None))
         if len({p.path for p in prepared}) != len(prepared):
-            raise CatalogConflict(f"{what}: the same path appears twice in one batch")
+            twice = sorted(path for path, n in Counter(p.path for p in prepared).items() if n > 1)
+            raise CatalogConflict(f"{what}: the same path appears twice in one batch: {', '.join(twice[:5])}")
         return prepared, geoms
 
     def add_products(self, products: Sequence[NewProduct]) -> list[int]:

@@ -568,7 +568,10 @@ class _SqliteBulkLoad:
             self.cat._check_inputs(self.tx, inputs)
         codes = self.cat._type_codes(self.tx, [p.product_type for p in prepared])
         rows, boxes = self.cat._bulk_rows(ids, prepared, geoms, self._created, codes)
-        self.tx.many(SqliteCatalog._INSERT, rows)
+        try:
+            self.tx.many(SqliteCatalog._INSERT, rows)
+        except sqlite3.IntegrityError as err:
+            raise CatalogConflict(f"bulk load: {self._taken(prepared, ids) or err}; nothing was loaded") from err
         self.tx.many(_RTREE_INSERT, boxes)
         self.tx.many(
             "INSERT INTO product_input (product_id, input_id) VALUES (?, ?)",
@@ -578,6 +581,22 @@ class _SqliteBulkLoad:
         self.rows += len(ids)
         return ids
 
+    def _taken(self, batch: Sequence[NewProduct], ids: Sequence[int]) -> str:
+        """Which paths of a refused batch were already active (before this batch), for the error message."""
+        paths = sorted({p.path for p in batch})
+        found: list[str] = []
+        for k in range(0, len(paths), 500):
+            chunk = paths[k : k + 500]
+            marks = ", ".join("?" * len(chunk))
+            found += [
+                str(r[0])
+                for r in self.tx.q(
+                    f"SELECT path FROM product WHERE state = 'active' AND path IN ({marks}) AND id < ?",
+                    [*chunk, min(ids)],
+                )
+            ]
+        return f"already active: {', '.join(sorted(found)[:5])}" if found else ""
+
     def flush(self) -> None:
         """Nothing to wait for: every batch is written when :meth:`add` returns."""
 
@@ -586,7 +605,14 @@ class _SqliteBulkLoad:
             try:
                 self.tx.q(sql)
             except sqlite3.IntegrityError as err:
-                raise CatalogConflict(f"bulk load: a path would be active twice ({err}); nothing was loaded") from err
+                rows = self.tx.q(
+                    "SELECT path FROM product WHERE state = 'active' GROUP BY path HAVING count(*) > 1 "
+                    "ORDER BY path LIMIT 5"
+                )
+                paths = ", ".join(str(r[0]) for r in rows)
+                raise CatalogConflict(
+                    f"bulk load: a path would be active twice ({paths or err}); nothing was loaded"
+                ) from err
         if self.rows >= ANALYZE_AFTER_ROWS:
             # SQLite keeps no statistics of its own: without them a search after a large import is planned on
             # guesses (a type's whole index range read for a search around one site). A full ANALYZE of the two
