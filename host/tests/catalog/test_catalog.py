@@ -6,8 +6,8 @@ Query results are checked against a brute-force evaluation of the same filters o
 
 from __future__ import annotations
 
-import re
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
