@@ -276,43 +276,12 @@ class SqlCatalog(abc.ABC):
         wkts = shapely.to_wkt(shapely.from_wkb(fps), rounding_precision=-1)
         # times repeat within a page (the bands of an acquisition, one cataloguing stamp per load): decode each once
         times: dict[Any, datetime | None] = {None: None}
-        dec_time, dec_json, dec_bands, dec_flags = self._dec_time, self._dec_json, self._dec_bands, self._dec_flags
-        out = []
-        for r, wkt in zip(rows, wkts, strict=True):
-            t0, t1, created = r[6], r[7], r[12]
-            for raw in (t0, t1, created):
-                if raw not in times:
-                    times[raw] = dec_time(raw)
-            gipps, flags, meta, sup = r[17], r[18], r[19], r[21]
-            out.append(
-                record_from_values(
-                    int(r[0]),
-                    r[1],
-                    r[2],
-                    r[3],
-                    dec_bands(r[4]),
-                    r[5],
-                    times[t0],
-                    times[t1],
-                    wkt,
-                    r[9],
-                    int(r[10]),
-                    r[11],
-                    times[created],
-                    r[13],
-                    r[14],
-                    r[15],
-                    r[16],
-                    dict(dec_json(gipps)),
-                    dec_flags(flags),
-                    dict(dec_json(meta)),
-                    product_state(r[20]),
-                    None if sup is None else int(sup),
-                )
-            )
-        return out
+        return [self._record(r, w, times) for r, w in zip(rows, wkts, strict=True)]
 
-    def _record(self, row: Sequence[Any], wkt: str | None = None) -> ProductRecord:
+    def _record(
+        self, row: Sequence[Any], wkt: str | None = None, times: dict[Any, datetime | None] | None = None
+    ) -> ProductRecord:
+        """One row as a record; ``times`` caches decoded times across the rows of a page."""
         (
             pid,
             ptype,
@@ -340,7 +309,12 @@ class SqlCatalog(abc.ABC):
         if fp is not None and wkt is None:
             wkt = shapely.to_wkt(shapely.from_wkb(bytes(fp)), rounding_precision=-1)
         dec_time, dec_json = self._dec_time, self._dec_json
-        created_dt = dec_time(created)
+        if times is None:
+            times = {None: None}
+        for raw in (t0, t1, created):
+            if raw not in times:
+                times[raw] = dec_time(raw)
+        created_dt = times[created]
         assert created_dt is not None
         return record_from_values(
             int(pid),
@@ -349,8 +323,8 @@ class SqlCatalog(abc.ABC):
             site,
             self._dec_bands(bands),
             tdi,
-            None if t0 is None else dec_time(t0),
-            None if t1 is None else dec_time(t1),
+            times[t0],
+            times[t1],
             wkt,
             path,
             int(size),
