@@ -309,8 +309,7 @@ class SqliteCatalog(SqlCatalog):
         could narrow (area, type, window) and returns at most :data:`_BOX_DRIVES_BELOW` ids: their rows are then
         read a chunk at a time, only until the page is full. Otherwise the planner picks the way in (a site,
         a job, a lineage walk may be narrower than the area) and returns the candidates in id order."""
-        prefix, where, params = self._where(query, exact_spatial=False)
-        area = query_area(query)
+        area = query_area(query.validated())
         if area is None or area.is_empty:
             return super().search(query)
         want = query.limit + 1
@@ -318,7 +317,7 @@ class SqliteCatalog(SqlCatalog):
         with self._tx() as tx:
             found = self._from_boxes(tx, query, area, want) if _box_holds_filters(query) else None
             if found is None:
-                found = self._from_planner(tx, query, area, want, prefix, where, params)
+                found = self._from_planner(tx, query, area, want)
             page = found[: query.limit]
             rows = tx.q(self._page_sql, (json.dumps(page),)) if page else []
         items = self._records(rows)
@@ -346,10 +345,9 @@ class SqliteCatalog(SqlCatalog):
             out += sorted(_hits(area, tx.q(sql, [json.dumps(chunk), *params])))
         return out[:want]
 
-    def _from_planner(
-        self, tx: Tx, query: ProductQuery, area: BaseGeometry, want: int, prefix: str, where: str, params: list[Any]
-    ) -> list[int]:
+    def _from_planner(self, tx: Tx, query: ProductQuery, area: BaseGeometry, want: int) -> list[int]:
         """Up to ``want`` matching ids, in order, from one statement whose way in the planner chooses."""
+        prefix, where, params = self._where(query, exact_spatial=False)
         if query.after is not None:
             where += " AND p.id > ?"
             params = [*params, query.after]
