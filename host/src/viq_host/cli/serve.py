@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import socket
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.table import Table
@@ -76,15 +76,18 @@ def serve(
     # uvicorn spawns the workers (fresh interpreters): they read the same settings from the environment
     os.environ[WORKER_ENV] = json.dumps({"runner": runner, "pool_size": pool})
     cfg.ensure_dirs()
+    app = "viq_host.api.app:worker_app"
+    options: dict[str, Any] = {
+        "factory": True, "workers": workers, "host": host, "port": port, "log_level": log_level,
+        "access_log": access_log, "timeout_graceful_shutdown": GRACE_SECONDS,
+    }
     if not reuse_port_supported():
-        uvicorn.run("viq_host.api.app:worker_app", factory=True, workers=workers, host=host, port=port,
-                    log_level=log_level, access_log=access_log, timeout_graceful_shutdown=GRACE_SECONDS)
+        uvicorn.run(app, **options)
         return
     # as uvicorn.run does for workers > 1, except that each worker listens on a socket of its own (api/listen.py)
     from uvicorn.supervisors import Multiprocess
 
-    config = uvicorn.Config("viq_host.api.app:worker_app", factory=True, workers=workers, host=host, port=port,
-                            log_level=log_level, access_log=access_log, timeout_graceful_shutdown=GRACE_SECONDS)
+    config = uvicorn.Config(app, **options)
     try:
         held = reserve(host, port)
     except OSError as err:
