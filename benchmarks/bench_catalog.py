@@ -29,6 +29,7 @@ import itertools
 import json
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _services import postgis_url
 
 from viq_host.catalog import Catalog, NewProduct, ProductQuery
 from viq_host.catalog.postgis import PostgisCatalog
@@ -625,7 +625,12 @@ def main() -> None:
                 run_backend("SQLite", cat, floor, args, sites)
                 cat.close()
         elif backend == "postgis":
-            url = postgis_url(args.pg_url)
+            url = (
+                args.pg_url
+                or subprocess.run(
+                    [str(ROOT / "scripts/services/postgis.sh"), "url"], capture_output=True, text=True, check=True
+                ).stdout.strip()
+            )
             import psycopg2
 
             keep = bool(args.pg_db)

@@ -38,8 +38,6 @@ from contextlib import AbstractContextManager, contextmanager  # noqa: E402
 from datetime import datetime, timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from _services import postgis_url  # noqa: E402
-
 ROOT = Path(__file__).resolve().parent.parent
 VIQ = Path(sys.executable).parent / "viq"
 
@@ -211,7 +209,12 @@ def main() -> None:
                 bench_backend("SQLite", sqlite_catalog, workdir, paths, args.repeat, env)
                 bench_parts("SQLite", sqlite_catalog, workdir, paths)
             elif backend == "postgis":
-                url = postgis_url(args.pg_url)
+                url = (
+                    args.pg_url
+                    or subprocess.run(
+                        [str(ROOT / "scripts/services/postgis.sh"), "url"], capture_output=True, text=True, check=True
+                    ).stdout.strip()
+                )
                 bench_backend("PostGIS", postgis_factory(url), workdir, paths, args.repeat, env)
                 bench_parts("PostGIS", postgis_factory(url), workdir, paths)
             else:
